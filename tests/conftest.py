@@ -1,0 +1,158 @@
+"""Shared fixtures: render the template once per answer set and session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+
+# The answer sets the tests render, by name. Together they give every value of
+# every choice question at least once, and pairs that interact (env manager x
+# formatter, ci x env manager) more than once.
+ANSWER_SETS: dict[str, dict[str, Any]] = {
+    # The defaults, as `copier copy --defaults` gives them.
+    "default": {},
+    # Every choice away from its default where it matters most for setup.
+    "contrast": {
+        "formatter": "ruff",
+        "example": False,
+        "model_registry": "none",
+        "ci": "gitlab",
+        "python_version": "3.11",
+        "license": "Apache-2.0",
+    },
+    "py313": {
+        "formatter": "ruff",
+        "python_version": "3.13",
+        "license": "Proprietary",
+    },
+    "conda-github": {
+        "env_manager": "conda",
+        "ci": "github",
+        "python_version": "3.13",
+        "model_registry": "none",
+        "license": "Proprietary",
+    },
+    "conda-gitlab": {
+        "env_manager": "conda",
+        "formatter": "ruff",
+        "ci": "gitlab",
+        "example": False,
+    },
+    "no-ci": {
+        "ci": "none",
+        "example": False,
+        "python_version": "3.11",
+    },
+}
+
+# What every answer set has in common: a project name with a space and a
+# capital, so slug and package derivations are exercised.
+BASE_ANSWERS = {"project_name": "Churn Model"}
+
+
+def snapshot_template(dst: Path) -> Path:
+    """Copy the template's working tree, uncommitted changes included, without git.
+
+    Copier renders a plain folder without cloning it, which keeps the fast tier fast.
+    """
+    for name in ("copier.yml", "template", "hooks"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, dst / name)
+    return dst
+
+
+@pytest.fixture(scope="session")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return snapshot_template(tmp_path_factory.mktemp("template"))
+
+
+def render(template: Path, dst: Path, **answers: Any) -> Path:
+    """Generate a project from `template` into `dst`, as `copier copy --defaults` does."""
+    copier.run_copy(
+        str(template),
+        dst,
+        data={**BASE_ANSWERS, **answers},
+        defaults=True,
+        unsafe=False,  # Copying must never need --trust.
+        quiet=True,
+    )
+    return dst
+
+
+@pytest.fixture(scope="session")
+def rendered(
+    template_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Mapping[str, Path]:
+    """Every answer set rendered once, by name."""
+    root = tmp_path_factory.mktemp("rendered")
+    return {
+        name: render(template_dir, root / name, **answers)
+        for name, answers in ANSWER_SETS.items()
+    }
+
+
+def project_files(project: Path) -> list[Path]:
+    return sorted(p for p in project.rglob("*") if p.is_file())
+
+
+def answers(project: Path) -> dict[str, Any]:
+    """The answers a project was generated with, as Copier recorded them."""
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+# --- Running tools the way a user would ------------------------------------------
+
+
+def tool_env(home: Path) -> dict[str, str]:
+    """Environment for commands run inside generated projects.
+
+    Git identity and config are isolated; the Jupyter kernel goes to a temporary
+    data dir; uv never tries to download an interpreter (this machine is offline),
+    and pyenv exposes every installed Python so uv finds python3.12 and 3.13.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV", "UV_"))}
+    env.update(
+        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Handoff Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Handoff Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+        JUPYTER_DATA_DIR=str(home / "jupyter"),
+        UV_PYTHON_DOWNLOADS="never",
+    )
+    if shutil.which("pyenv"):
+        versions = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        env["PYENV_VERSION"] = ":".join(v for v in versions if v.startswith("3.1"))
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    return env
+
+
+def run(
+    args: list[str], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run a command; on an unexpected exit, fail with its output in the message."""
+    result = subprocess.run(
+        args, cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
+            f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
+        )
+    return result

@@ -1,0 +1,189 @@
+"""What `copier copy` writes, for every answer set: the right files, fully rendered."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ANSWER_SETS, answers, project_files, run
+
+NAMES = list(ANSWER_SETS)
+
+
+def rel(project: Path) -> set[str]:
+    return {p.relative_to(project).as_posix() for p in project_files(project)}
+
+
+def test_every_value_of_every_choice_is_rendered(rendered: Mapping[str, Path]) -> None:
+    seen: dict[str, set[object]] = {}
+    for project in rendered.values():
+        for key, value in answers(project).items():
+            seen.setdefault(key, set()).add(value)
+
+    expected = {
+        "python_version": {"3.11", "3.12", "3.13"},
+        "env_manager": {"uv", "conda"},
+        "formatter": {"black", "ruff"},
+        "model_registry": {"mlflow", "none"},
+        "ci": {"github", "gitlab", "none"},
+        "license": {"MIT", "Apache-2.0", "Proprietary"},
+        "example": {True, False},
+    }
+    for question, values in expected.items():
+        assert values <= seen[question], f"{question}: {values - seen[question]} never rendered"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_jinja_is_left_unrendered(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    leftovers = [
+        f"{path.relative_to(project)}: {match.group(0)!r}"
+        for path in project_files(project)
+        for match in re.finditer(r"\{\{[^}]*\}\}|\{%.*?%\}", path.read_text())
+        # GitHub's own expressions, `${{ ... }}`, are meant to stay.
+        if not path.read_text()[max(match.start() - 1, 0) : match.start()] == "$"
+    ]
+    assert not leftovers, "unrendered Jinja:\n" + "\n".join(leftovers)
+    names_with_jinja = [p for p in rel(project) if "{" in p or "jinja" in p]
+    assert not names_with_jinja, f"unrendered file names: {names_with_jinja}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_toml_yaml_json_and_notebook_parses(rendered: Mapping[str, Path], name: str) -> None:
+    for path in project_files(rendered[name]):
+        text = path.read_text()
+        if path.suffix == ".toml":
+            tomllib.loads(text)
+        elif path.suffix in {".yml", ".yaml"}:
+            yaml.safe_load(text)
+        elif path.suffix == ".ipynb":
+            json.loads(text)
+        elif path.suffix == ".json":
+            # VS Code and dev containers read JSON with comments.
+            json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_python_files_compile(rendered: Mapping[str, Path], name: str) -> None:
+    for path in project_files(rendered[name]):
+        if path.suffix == ".py":
+            compile(path.read_text(), str(path), "exec")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_files_read_as_if_written_by_hand(rendered: Mapping[str, Path], name: str) -> None:
+    """No trailing spaces, one final newline, no runs of blank lines left by Jinja."""
+    problems = []
+    for path in project_files(rendered[name]):
+        text = path.read_text()
+        if path.name == "LICENSE" or not text:  # Verbatim legal text; marker files.
+            continue
+        where = path.relative_to(rendered[name])
+        if not text.endswith("\n") or text.endswith("\n\n"):
+            problems.append(f"{where}: does not end with exactly one newline")
+        if re.search(r"[ \t]+$", text, flags=re.MULTILINE):
+            problems.append(f"{where}: trailing whitespace")
+        if "\n\n\n" in text and path.suffix not in {".py"}:
+            problems.append(f"{where}: two blank lines in a row")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Path]) -> None:
+    files = rel(rendered["default"])
+    expected = {
+        ".copier-answers.yml", ".devcontainer/devcontainer.json", ".dockerignore",
+        ".editorconfig", ".gitattributes", ".github/workflows/check.yml", ".gitignore",
+        ".pre-commit-config.yaml", ".python-version", ".vscode/extensions.json",
+        ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
+        "LICENSE", "Makefile", "README.md", "STANDARDS.md", "data/README.md",
+        "models/README.md", "package/src/churn_model/__init__.py",
+        "package/src/churn_model/data.py", "package/src/churn_model/model.py",
+        "package/src/churn_model/py.typed", "package/tests/test_data.py",
+        "package/tests/test_model.py", "pyproject.toml", "research/README.md",
+        "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
+        "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
+        "standards/uv.mk",
+    }  # fmt: skip
+    assert files == expected, (
+        f"missing: {sorted(expected - files)}\nunexpected: {sorted(files - expected)}"
+    )
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    given = answers(project)
+    files = rel(project)
+    package = f"package/src/{given['package_name']}"
+
+    assert (".github/workflows/check.yml" in files) == (given["ci"] == "github")
+    assert (".gitlab-ci.yml" in files) == (given["ci"] == "gitlab")
+    assert ("environment.yml" in files) == (given["env_manager"] == "conda")
+    assert (f"standards/{given['env_manager']}.mk") in files
+    assert (f"{package}/model.py" in files) == given["example"]
+    assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
+    assert f"{package}/py.typed" in files
+    assert (project / ".python-version").read_text().strip() == given["python_version"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_license_matches_the_answer(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    given = answers(project)
+    license_text = (project / "LICENSE").read_text()
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"]
+
+    first_line = {"MIT": "MIT License", "Apache-2.0": "Apache License", "Proprietary": "All rights reserved"}
+    assert first_line[given["license"]] in license_text
+    assert declared == {"Proprietary": "LicenseRef-Proprietary"}.get(given["license"], given["license"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_codeowners_gives_each_team_its_side(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    given = answers(project)
+    owners = dict(
+        line.split(None, 1)
+        for line in (project / "CODEOWNERS").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert owners["/research/"] == given["ds_team"]
+    assert owners["/package/"] == given["mle_team"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_python_versions_agree_everywhere(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    version = answers(project)["python_version"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    ruff = tomllib.loads((project / "standards/ruff.toml").read_text())
+
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+    assert ruff["target-version"] == f"py{version.replace('.', '')}"
+    if "black" in pyproject["tool"]:
+        assert pyproject["tool"]["black"]["target-version"] == [f"py{version.replace('.', '')}"]
+    notebooks = list((project / "research").rglob("*.ipynb"))
+    for notebook in notebooks:
+        kernel = json.loads(notebook.read_text())["metadata"]["kernelspec"]["name"]
+        assert kernel == answers(project)["project_slug"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_fresh_project_is_already_formatted_and_lint_clean(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """The same formatter and ruff versions the project pins, on its own config."""
+    project = rendered[name]
+    formatter = answers(project)["formatter"]
+    check = ["black", "--check", "--diff"] if formatter == "black" else ["ruff", "format", "--check", "--diff"]
+
+    run([*check, "package", "research"], cwd=project)
+    run(["ruff", "check", "--no-cache", "package", "research"], cwd=project)
+    run(["nbstripout", "--verify", *map(str, (project / "research").rglob("*.ipynb"))], cwd=project)

