@@ -35,9 +35,7 @@ def stdlib_modules(version: str) -> set[str]:
     code = "import sys; print('\\n'.join(sys.stdlib_module_names))"
     for exe in (f"python{version}", sys.executable):
         try:
-            out = subprocess.run(
-                [exe, "-c", code], capture_output=True, text=True, check=True
-            )
+            out = subprocess.run([exe, "-c", code], capture_output=True, text=True, check=True)
         except (OSError, subprocess.CalledProcessError):
             continue
         return set(out.stdout.split())

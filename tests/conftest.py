@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +94,11 @@ def render(template: Path, dst: Path, **answers: Any) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rendered(
-    template_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Mapping[str, Path]:
+def rendered(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Path]:
     """Every answer set rendered once, by name."""
     root = tmp_path_factory.mktemp("rendered")
     return {
-        name: render(template_dir, root / name, **answers)
-        for name, answers in ANSWER_SETS.items()
+        name: render(template_dir, root / name, **answers) for name, answers in ANSWER_SETS.items()
     }
 
 
@@ -147,12 +145,58 @@ def run(
     args: list[str], cwd: Path, env: Mapping[str, str] | None = None, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """Run a command; on an unexpected exit, fail with its output in the message."""
-    result = subprocess.run(
-        args, cwd=cwd, env=env, capture_output=True, text=True, check=False
-    )
+    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if check and result.returncode != 0:
         pytest.fail(
             f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
             f"--- stdout ---\n{result.stdout[-6000:]}\n--- stderr ---\n{result.stderr[-6000:]}"
         )
     return result
+
+
+# --- Generated projects, set up for real (slow tier) ----------------------------
+
+
+@dataclass
+class Project:
+    """A generated project, git-initialised and set up as a user would have it."""
+
+    path: Path
+    env: dict[str, str]
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return run(list(args), cwd=self.path, env=self.env, check=check)
+
+    def make(self, *targets: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.run("make", "--no-print-directory", *targets, check=check)
+
+    def commit(self, message: str) -> None:
+        self.run("git", "add", "-A")
+        self.run("git", "commit", "-q", "--no-verify", "-m", message)
+
+    def restore(self) -> None:
+        """Undo every uncommitted change (ignored files such as .venv stay)."""
+        self.run("git", "checkout", "-q", "--", ".")
+        self.run("git", "clean", "-fdq")
+
+
+@pytest.fixture(scope="session")
+def set_up_project(
+    template_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], Project]:
+    """Generate, `git init`, commit and `make setup` a named answer set, once per session."""
+    projects: dict[str, Project] = {}
+
+    def get(name: str) -> Project:
+        if name not in projects:
+            root = tmp_path_factory.mktemp(f"project-{name}")
+            path = render(template_dir, root / "project", **ANSWER_SETS[name])
+            project = Project(path, tool_env(root))
+            project.run("git", "init", "-q")
+            project.commit("Start from the Handoff template")
+            project.make("setup")
+            project.commit("Lock the environment")
+            projects[name] = project
+        return projects[name]
+
+    return get

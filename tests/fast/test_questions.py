@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,7 @@ BAD_ANSWERS = [
 ]  # fmt: skip
 
 
-def copier_copy(
-    template: Path, dst: Path, *data: str
-) -> subprocess.CompletedProcess[str]:
+def copier_copy(template: Path, dst: Path, *data: str) -> subprocess.CompletedProcess[str]:
     """`copier copy --defaults` on the command line, as a user runs it."""
     args = [sys.executable, "-m", "copier", "copy", "--defaults"]
     for item in data:
@@ -49,10 +48,9 @@ def test_a_bad_answer_is_refused_with_a_message_and_nothing_is_written(
 ) -> None:
     dst = tmp_path / "project"
 
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=re.escape(problem)):
         render(template_dir, dst, **bad)
 
-    assert problem in str(refused.value), f"the error for {bad} does not say {problem!r}: {refused.value}"
     assert not dst.exists(), f"{dst} was written although {bad} was refused"
 
 
@@ -99,7 +97,9 @@ def test_the_project_name_defaults_to_the_destination_folder(
     assert result.returncode == 0, result.stderr
     assert answers(tmp_path / "demand-forecast")["package_name"] == "demand_forecast"
     for step in ("git init", "make setup", "make check"):
-        assert step in result.stdout + result.stderr, f"the message after copy does not mention {step!r}"
+        assert step in result.stdout + result.stderr, (
+            f"the message after copy does not mention {step!r}"
+        )
 
 
 def test_every_question_has_a_help_text() -> None:

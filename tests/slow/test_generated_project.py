@@ -1,0 +1,168 @@
+"""Inside generated projects: the real `make setup` and `make check`, and what they catch."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Project, answers
+
+pytestmark = pytest.mark.slow
+
+# The default answers, a contrasting set (ruff, no example, no registry, GitLab,
+# Python 3.11) and Python 3.13: every interpreter this machine has.
+SET_UP = ["default", "contrast", "py313"]
+
+
+@pytest.fixture
+def default_project(set_up_project: Callable[[str], Project]) -> Iterator[Project]:
+    """The default project; whatever a test plants in it is removed afterwards."""
+    project = set_up_project("default")
+    yield project
+    project.restore()
+
+
+@pytest.mark.parametrize("name", SET_UP)
+def test_make_check_passes_straight_after_make_setup(
+    set_up_project: Callable[[str], Project], name: str
+) -> None:
+    project = set_up_project(name)
+
+    result = project.make("check")
+
+    assert "passed" in result.stdout, "make check ran no tests"
+    version = answers(project.path)["python_version"]
+    assert f"Python {version}" in result.stdout, f"tests did not run on Python {version}"
+
+
+@pytest.mark.parametrize("name", SET_UP)
+def test_make_format_changes_nothing_in_a_fresh_project(
+    set_up_project: Callable[[str], Project], name: str
+) -> None:
+    project = set_up_project(name)
+
+    project.make("format")
+
+    changed = project.run("git", "status", "--porcelain").stdout
+    assert not changed, f"`make format` changed a fresh project:\n{changed}"
+
+
+def test_make_setup_is_idempotent_and_prints_next_steps(default_project: Project) -> None:
+    result = default_project.make("setup")
+
+    assert "Next steps" in result.stdout
+    assert "make check" in result.stdout
+    assert not default_project.run("git", "status", "--porcelain").stdout
+
+
+def test_make_setup_installs_the_git_hooks_and_the_kernel(default_project: Project) -> None:
+    hooks = default_project.path / ".git" / "hooks"
+    assert "pre-commit" in (hooks / "pre-commit").read_text()
+    filters = default_project.run("git", "config", "--get", "filter.nbstripout.clean").stdout
+    assert "nbstripout" in filters, "the nbstripout git filter is not configured"
+    slug = answers(default_project.path)["project_slug"]
+    kernel = Path(default_project.env["JUPYTER_DATA_DIR"]) / "kernels" / slug / "kernel.json"
+    assert kernel.is_file(), f"no Jupyter kernel named {slug}"
+
+
+def test_the_example_notebook_runs_top_to_bottom(default_project: Project) -> None:
+    notebook = "research/notebooks/01_explore_churn.ipynb"
+
+    default_project.run("uv", "run", "--frozen", "jupyter", "execute", "--inplace", notebook)
+
+    cells = json.loads((default_project.path / notebook).read_text())["cells"]
+    outputs = [o for cell in cells if cell["cell_type"] == "code" for o in cell["outputs"]]
+    assert not [o for o in outputs if o["output_type"] == "error"]
+    assert any("Accuracy on held-out customers" in "".join(o.get("text", "")) for o in outputs)
+
+
+# --- Planted defects: `make check` fails and names them ------------------------
+
+
+def write(project: Project, relative: str, text: str) -> None:
+    path = project.path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def package_dir(project: Project) -> str:
+    return f"package/src/{answers(project.path)['package_name']}"
+
+
+def test_an_untyped_function_in_the_package_fails_lint_and_type_check(
+    default_project: Project,
+) -> None:
+    write(
+        default_project,
+        f"{package_dir(default_project)}/untyped.py",
+        "def double(x):\n    return x * 2\n",
+    )
+
+    check = default_project.make("check", check=False)
+    typecheck = default_project.make("typecheck", check=False)
+
+    assert check.returncode != 0
+    assert "untyped.py" in check.stdout
+    assert "missing return type annotation" in check.stdout.lower()
+    # mypy --strict catches it on its own too, whatever the linter says.
+    assert typecheck.returncode != 0
+    assert "untyped.py" in typecheck.stdout
+    assert "missing a type annotation" in typecheck.stdout
+
+
+def test_a_lint_error_in_the_package_fails_the_lint(default_project: Project) -> None:
+    write(
+        default_project,
+        f"{package_dir(default_project)}/sloppy.py",
+        'import os\n\nPATH: str = "x"\n',
+    )
+
+    result = default_project.make("check", check=False)
+
+    assert result.returncode != 0
+    assert "sloppy.py" in result.stdout
+    assert "F401" in result.stdout, "the unused import is not reported"
+
+
+def test_package_code_importing_research_fails_with_the_reason(default_project: Project) -> None:
+    write(default_project, "research/helpers.py", "def tidy() -> None:\n    pass\n")
+    write(
+        default_project,
+        f"{package_dir(default_project)}/leaky.py",
+        'from research.helpers import tidy\n\n__all__ = ["tidy"]\n',
+    )
+
+    result = default_project.make("check", check=False)
+
+    assert result.returncode != 0
+    assert "leaky.py" in result.stdout
+    assert "package code must never import research code" in result.stdout
+
+
+def test_a_notebook_with_outputs_fails_and_is_named(default_project: Project) -> None:
+    path = default_project.path / "research/notebooks/01_explore_churn.ipynb"
+    notebook = json.loads(path.read_text())
+    notebook["cells"][1]["outputs"] = [
+        {"output_type": "stream", "name": "stdout", "text": ["hello\n"]}
+    ]
+    notebook["cells"][1]["execution_count"] = 1
+    path.write_text(json.dumps(notebook, indent=1) + "\n")
+
+    result = default_project.make("check", check=False)
+
+    assert result.returncode != 0
+    assert "01_explore_churn.ipynb" in result.stdout + result.stderr
+    assert "carry outputs" in result.stdout + result.stderr
+
+
+def test_untyped_code_in_research_passes(default_project: Project) -> None:
+    write(
+        default_project,
+        "research/scratch.py",
+        "import os\n\n\ndef quick(x, y=[]):\n    y.append(x)\n    return y\n",
+    )
+
+    default_project.make("check")
