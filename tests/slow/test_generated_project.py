@@ -166,3 +166,32 @@ def test_untyped_code_in_research_passes(default_project: Project) -> None:
     )
 
     default_project.make("check")
+
+
+# --- The git hooks enforce the same standards at commit time --------------------
+
+
+def test_the_pre_commit_hook_refuses_a_lint_error(default_project: Project) -> None:
+    # An undefined name: nothing ruff can fix by itself.
+    write(
+        default_project,
+        f"{package_dir(default_project)}/sloppy.py",
+        "def total() -> int:\n    return subtotal\n",
+    )
+    default_project.run("git", "add", "-A")
+
+    result = default_project.run("git", "commit", "-m", "sloppy", check=False)
+
+    assert result.returncode != 0, "the commit went through despite a lint error"
+    assert "sloppy.py" in result.stdout + result.stderr
+
+
+def test_notebook_outputs_are_stripped_when_committed(default_project: Project) -> None:
+    notebook = "research/notebooks/01_explore_churn.ipynb"
+    default_project.run("uv", "run", "--frozen", "jupyter", "execute", "--inplace", notebook)
+    assert '"output_type"' in (default_project.path / notebook).read_text()
+
+    default_project.run("git", "add", notebook)
+    staged = default_project.run("git", "show", f":{notebook}").stdout
+
+    assert '"output_type"' not in staged, "the staged notebook still carries outputs"
