@@ -175,8 +175,8 @@ class Project:
         self.run("git", "commit", "-q", "--no-verify", "-m", message)
 
     def restore(self) -> None:
-        """Undo every uncommitted change (ignored files such as .venv stay)."""
-        self.run("git", "checkout", "-q", "--", ".")
+        """Undo every uncommitted change, staged or not (ignored files such as .venv stay)."""
+        self.run("git", "reset", "-q", "--hard")
         self.run("git", "clean", "-fdq")
 
 
