@@ -102,9 +102,25 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         ".pre-commit-config.yaml", ".python-version", ".vscode/extensions.json",
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
         "LICENSE", "Makefile", "README.md", "STANDARDS.md", "data/README.md",
-        "models/README.md", "package/src/churn_model/__init__.py",
-        "package/src/churn_model/data.py", "package/src/churn_model/model.py",
-        "package/src/churn_model/py.typed", "package/tests/test_data.py",
+        "data/catalog/README.md", "data/catalog/customers.yml",
+        "data/catalog/exit_survey.yml", "models/README.md",
+        "package/contracts.lock.json", "package/src/churn_model/__init__.py",
+        "package/src/churn_model/catalog.py",
+        "package/src/churn_model/contracts/__init__.py",
+        "package/src/churn_model/contracts/compat.py",
+        "package/src/churn_model/contracts/interface.py",
+        "package/src/churn_model/contracts/schemas.py",
+        "package/src/churn_model/contracts/validation.py",
+        "package/src/churn_model/data.py", "package/src/churn_model/handoff/__init__.py",
+        "package/src/churn_model/handoff/__main__.py",
+        "package/src/churn_model/handoff/report.py",
+        "package/src/churn_model/handoff/rules.py", "package/src/churn_model/model.py",
+        "package/src/churn_model/py.typed",
+        "package/tests/acceptance/golden_sample.csv",
+        "package/tests/acceptance/scoring.feature",
+        "package/tests/acceptance/test_scoring.py", "package/tests/test_catalog.py",
+        "package/tests/test_compat.py", "package/tests/test_contracts.py",
+        "package/tests/test_data.py", "package/tests/test_handoff.py",
         "package/tests/test_model.py", "pyproject.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
@@ -126,7 +142,11 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert (".gitlab-ci.yml" in files) == (given["ci"] == "gitlab")
     assert ("environment.yml" in files) == (given["env_manager"] == "conda")
     assert (f"standards/{given['env_manager']}.mk") in files
-    assert (f"{package}/model.py" in files) == given["example"]
+    assert (f"{package}/data.py" in files) == given["example"]
+    # Every project has a model that satisfies the contract: the example's or a stub.
+    assert f"{package}/model.py" in files
+    assert f"{package}/contracts/schemas.py" in files
+    assert "package/contracts.lock.json" in files
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
     assert f"{package}/py.typed" in files
     assert (project / ".python-version").read_text().strip() == given["python_version"]
@@ -197,3 +217,67 @@ def test_a_fresh_project_is_already_formatted_and_lint_clean(
     run([*check, "package", "research"], cwd=project)
     run(["ruff", "check", "--no-cache", "package", "research"], cwd=project)
     run(["nbstripout", "--verify", *map(str, (project / "research").rglob("*.ipynb"))], cwd=project)
+
+
+# --- The handoff contract ------------------------------------------------------
+
+CATALOG_FIELDS = {"name", "description", "owner", "tier", "status", "location", "schema"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_catalog_files_follow_the_catalog_schema(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    sources = sorted((project / "data/catalog").glob("*.yml"))
+    assert (project / "data/catalog/README.md").is_file(), "data/catalog/ must stay tracked"
+    assert bool(sources) == answers(project)["example"], "the example ships its sources"
+    for path in sources:
+        entry = yaml.safe_load(path.read_text())
+        assert set(entry) == CATALOG_FIELDS, f"{path.name}: fields {sorted(entry)}"
+        assert entry["name"] == path.stem, f"{path.name}: name {entry['name']!r}"
+        assert entry["tier"] in {"bronze", "silver", "gold"}, f"{path.name}: tier"
+        assert entry["status"] in {"official", "unofficial"}, f"{path.name}: status"
+    statuses = {yaml.safe_load(p.read_text())["status"] for p in sources}
+    if sources:
+        assert statuses == {"official", "unofficial"}, "the example shows both kinds of source"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_acceptance_scenarios_and_their_golden_sample_are_there(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    acceptance = rendered[name] / "package/tests/acceptance"
+    feature = (acceptance / "scoring.feature").read_text()
+    golden = (acceptance / "golden_sample.csv").read_text().splitlines()
+
+    assert feature.startswith("Feature: ")
+    assert "Scenario: The golden sample is scored within the contract" in feature
+    assert "Scenario Outline: Bad input is refused and nothing is scored" in feature
+    assert 'scenarios("scoring.feature")' in (acceptance / "test_scoring.py").read_text()
+    assert 5 <= len(golden) - 1 <= 50, "the golden sample is small, but not trivial"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_committed_snapshot_matches_the_contract_version(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    package = f"package/src/{answers(project)['package_name']}"
+    snapshot = json.loads((project / "package/contracts.lock.json").read_text())
+    version = re.search(
+        r'^CONTRACT_VERSION = "(.+)"$',
+        (project / package / "contracts/__init__.py").read_text(),
+        flags=re.MULTILINE,
+    )
+
+    assert version, "contracts/__init__.py defines no CONTRACT_VERSION"
+    assert snapshot["version"] == version.group(1)
+    assert set(snapshot["schemas"]) >= {"Features", "Predictions"}
+    assert set(snapshot["interfaces"]["Model"]) == {"fit", "predict"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_make_help_lists_the_handoff_targets(rendered: Mapping[str, Path], name: str) -> None:
+    tasks = (rendered[name] / "standards/tasks.mk").read_text()
+
+    assert re.search(r"^handoff: .*## ", tasks, flags=re.MULTILINE)
+    assert re.search(r"^contract-snapshot: .*## ", tasks, flags=re.MULTILINE)

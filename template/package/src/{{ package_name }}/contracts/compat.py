@@ -1,0 +1,324 @@
+"""The breaking-change gate: compare the contracts in code with their snapshot.
+
+The snapshot (package/contracts.lock.json) records every schema's columns,
+dtypes, nullability and checks, the interface's method signatures and the
+contract version. `compare` classifies each difference:
+
+- inputs (data the model receives): a column removed or renamed, a dtype
+  changed, a new required column, an optional column made required, nulls
+  refused or a check tightened break callers; an optional column added or a
+  check loosened does not.
+- outputs (data the model returns): consumers rely on the guarantees, so the
+  direction flips for checks and nulls: a loosened check breaks them, a
+  tightened one does not; a new column is compatible.
+- the interface: a method removed, added or with a changed signature breaks
+  the implementations or the callers.
+
+No maintained tool classifies schema changes, so these rules are ours.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pandera.pandas as pa
+
+Role = Literal["input", "output"]
+Direction = Literal["unchanged", "tightened", "loosened", "changed"]
+Snapshot = dict[str, Any]
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between the snapshot and the code."""
+
+    where: str
+    what: str
+    breaking: bool
+
+    def __str__(self) -> str:
+        kind = "BREAKING" if self.breaking else "compatible"
+        return f"{kind:<10}  {self.where}: {self.what}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The gate's decision, with a one-line reason and the changes behind it."""
+
+    passed: bool
+    reason: str
+    changes: tuple[Change, ...] = ()
+
+
+# --- Describing the code ---------------------------------------------------------
+
+
+def describe(
+    version: str,
+    inputs: Iterable[type[pa.DataFrameModel]],
+    outputs: Iterable[type[pa.DataFrameModel]],
+    interfaces: Iterable[type],
+) -> Snapshot:
+    """The contracts as plain JSON data, the form the snapshot stores."""
+    schemas = {model.__name__: describe_schema(model, "input") for model in inputs}
+    schemas |= {model.__name__: describe_schema(model, "output") for model in outputs}
+    return {
+        "version": version,
+        "schemas": schemas,
+        "interfaces": {
+            protocol.__name__: describe_interface(protocol) for protocol in interfaces
+        },
+    }
+
+
+def describe_schema(model: type[pa.DataFrameModel], role: Role) -> Snapshot:
+    schema = model.to_schema()
+    return {
+        "role": role,
+        "columns": {
+            str(name): {
+                "dtype": _dtype(column.dtype),
+                "nullable": column.nullable,
+                "required": column.required,
+                "checks": {
+                    check.name: _jsonable(check.statistics) for check in column.checks
+                },
+            }
+            for name, column in schema.columns.items()
+        },
+    }
+
+
+def describe_interface(protocol: type) -> dict[str, str]:
+    """Each public method's signature, annotations as written."""
+    return {
+        name: str(inspect.signature(member))
+        for name, member in vars(protocol).items()
+        if callable(member) and not name.startswith("_")
+    }
+
+
+def _dtype(dtype: object) -> str:
+    # pandas' string dtype names its storage (python or pyarrow), which depends
+    # on what is installed, not on the contract.
+    name = str(dtype)
+    return "str" if name.startswith("string") or name == "str" else name
+
+
+def _jsonable(statistics: dict[str, Any]) -> Snapshot:
+    # Tuples (allowed values, ...) become lists, as they will in the JSON file.
+    jsonable: Snapshot = json.loads(json.dumps(statistics, default=list))
+    return jsonable
+
+
+# --- Comparing -------------------------------------------------------------------
+
+
+def compare(old: Snapshot, new: Snapshot) -> list[Change]:
+    """Every difference between two snapshots, each classified."""
+    changes: list[Change] = []
+    old_schemas, new_schemas = old["schemas"], new["schemas"]
+    for name in sorted(old_schemas.keys() - new_schemas.keys()):
+        changes.append(Change(name, "schema removed", breaking=True))
+    for name in sorted(new_schemas.keys() - old_schemas.keys()):
+        changes.append(Change(name, "schema added", breaking=False))
+    for name in sorted(old_schemas.keys() & new_schemas.keys()):
+        changes += _compare_schema(name, old_schemas[name], new_schemas[name])
+    changes += _compare_interfaces(old["interfaces"], new["interfaces"])
+    return changes
+
+
+def _compare_schema(schema: str, old: Snapshot, new: Snapshot) -> list[Change]:
+    output = new["role"] == "output"
+    changes = []
+    old_columns, new_columns = old["columns"], new["columns"]
+    for column in old_columns:
+        if column not in new_columns:
+            changes.append(
+                Change(f"{schema}.{column}", "column removed (or renamed)", True)
+            )
+    for column, spec in new_columns.items():
+        where = f"{schema}.{column}"
+        if column not in old_columns:
+            if output:
+                changes.append(Change(where, "output column added", breaking=False))
+            elif spec["required"]:
+                changes.append(
+                    Change(where, "required input column added", breaking=True)
+                )
+            else:
+                changes.append(
+                    Change(where, "optional input column added", breaking=False)
+                )
+            continue
+        changes += _compare_column(where, old_columns[column], spec, output=output)
+    return changes
+
+
+def _compare_column(
+    where: str, old: Snapshot, new: Snapshot, *, output: bool
+) -> list[Change]:
+    changes = []
+    if old["dtype"] != new["dtype"]:
+        changes.append(
+            Change(where, f"dtype changed from {old['dtype']} to {new['dtype']}", True)
+        )
+    if old["required"] != new["required"]:
+        what = (
+            "optional column made required"
+            if new["required"]
+            else "column made optional"
+        )
+        # A required input asks more of callers; an optional output promises less.
+        changes.append(Change(where, what, breaking=new["required"] != output))
+    if old["nullable"] != new["nullable"]:
+        what = "nulls allowed" if new["nullable"] else "nulls refused"
+        changes.append(Change(where, what, breaking=new["nullable"] == output))
+    for check in sorted(old["checks"].keys() | new["checks"].keys()):
+        before, after = old["checks"].get(check), new["checks"].get(check)
+        direction = check_direction(check, before, after)
+        if direction == "unchanged":
+            continue
+        what = f"check {check} {direction}: {_show(before)} -> {_show(after)}"
+        breaking = direction == "changed" or (direction == "tightened") != output
+        changes.append(Change(where, what, breaking))
+    return changes
+
+
+def _show(statistics: Snapshot | None) -> str:
+    return "none" if statistics is None else json.dumps(statistics, sort_keys=True)
+
+
+def check_direction(  # noqa: PLR0911  # One return per kind of check reads best.
+    name: str, old: Snapshot | None, new: Snapshot | None
+) -> Direction:
+    """Whether a column's check accepts fewer values (tightened) or more (loosened).
+
+    A check added tightens, a check removed loosens. Checks we cannot order,
+    or that move both ways at once, count as `changed`, which is breaking.
+    """
+    if old == new:
+        return "unchanged"
+    if old is None:
+        return "tightened"
+    if new is None:
+        return "loosened"
+    if name in {"greater_than", "greater_than_or_equal_to"}:
+        return _order((old["min_value"], False), (new["min_value"], False))
+    if name in {"less_than", "less_than_or_equal_to"}:
+        return _order((-old["max_value"], False), (-new["max_value"], False))
+    if name == "in_range":
+        # A bound is stricter when it moves inwards, or stays and excludes itself.
+        lower = _order(
+            (old["min_value"], not old["include_min"]),
+            (new["min_value"], not new["include_min"]),
+        )
+        upper = _order(
+            (-old["max_value"], not old["include_max"]),
+            (-new["max_value"], not new["include_max"]),
+        )
+        return _combine(lower, upper)
+    if name in {"isin", "notin"}:
+        key = "allowed_values" if name == "isin" else "forbidden_values"
+        before, after = set(old[key]), set(new[key])
+        if after < before:
+            return "tightened" if name == "isin" else "loosened"
+        if after > before:
+            return "loosened" if name == "isin" else "tightened"
+    return "changed"
+
+
+def _order(old: tuple[float, bool], new: tuple[float, bool]) -> Direction:
+    """Compare two bounds, (value, exclusive), of which the higher is the stricter."""
+    if new > old:
+        return "tightened"
+    if new < old:
+        return "loosened"
+    return "unchanged"
+
+
+def _combine(*directions: Direction) -> Direction:
+    moved = set(directions) - {"unchanged"}
+    if not moved:
+        return "unchanged"
+    return moved.pop() if len(moved) == 1 else "changed"
+
+
+def _compare_interfaces(old: Snapshot, new: Snapshot) -> list[Change]:
+    changes = []
+    for protocol in sorted(old.keys() | new.keys()):
+        if protocol not in new:
+            changes.append(Change(protocol, "interface removed", breaking=True))
+            continue
+        if protocol not in old:
+            changes.append(Change(protocol, "interface added", breaking=False))
+            continue
+        before, after = old[protocol], new[protocol]
+        for method in sorted(before.keys() | after.keys()):
+            where = f"{protocol}.{method}"
+            if method not in after:
+                changes.append(Change(where, "method removed", breaking=True))
+            elif method not in before:
+                # Every existing implementation now lacks it.
+                changes.append(Change(where, "method added", breaking=True))
+            elif before[method] != after[method]:
+                what = f"signature changed from {before[method]} to {after[method]}"
+                changes.append(Change(where, what, breaking=True))
+    return changes
+
+
+# --- The gate --------------------------------------------------------------------
+
+
+def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
+    """Pass when the code matches the snapshot; otherwise say what to do."""
+    version = current["version"]
+    if not SEMVER.match(version):
+        return Verdict(
+            False, f"CONTRACT_VERSION {version!r} is not a semantic version X.Y.Z"
+        )
+    if snapshot is None:
+        return Verdict(
+            False,
+            "no contract snapshot yet: run `make contract-snapshot` and commit it",
+        )
+    changes = tuple(compare(snapshot, current))
+    breaking = [change for change in changes if change.breaking]
+    if breaking and _major(version) <= _major(snapshot["version"]):
+        names = ", ".join(change.where for change in breaking)
+        return Verdict(
+            False,
+            f"breaking change without a major version bump (CONTRACT_VERSION {version}): {names}",
+            changes,
+        )
+    if changes or version != snapshot["version"]:
+        return Verdict(
+            False,
+            "the contract changed since its snapshot: review the changes, then run "
+            "`make contract-snapshot` and commit package/contracts.lock.json",
+            changes,
+        )
+    return Verdict(True, f"contracts match their snapshot (version {version})")
+
+
+def _major(version: str) -> int:
+    return int(version.split(".", 1)[0])
+
+
+def read_snapshot(path: Path) -> Snapshot | None:
+    if not path.exists():
+        return None
+    snapshot: Snapshot = json.loads(path.read_text())
+    return snapshot
+
+
+def write_snapshot(path: Path, snapshot: Snapshot) -> None:
+    path.write_text(json.dumps(snapshot, indent=2, sort_keys=True) + "\n")

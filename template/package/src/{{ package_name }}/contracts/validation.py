@@ -1,0 +1,79 @@
+"""Executed enforcement: validate data against a schema, all failures at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Self
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+from pandera.typing import DataFrame
+
+# Checks whose failure case is the column itself, not a value in it.
+_COLUMN_CHECKS = {
+    "column_in_dataframe": "missing column",
+    "column_in_schema": "unexpected column",
+}
+_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One broken rule: a column, the check it failed and a few failing values."""
+
+    column: str
+    check: str
+    rows: int
+    examples: tuple[str, ...]
+
+    def __str__(self) -> str:
+        if self.check in _COLUMN_CHECKS:
+            return f"{self.column}: {_COLUMN_CHECKS[self.check]} ({self.check})"
+        found = ", ".join(self.examples)
+        if self.check.startswith("dtype("):
+            return f"{self.column}: {self.check} failed (found {found})"
+        return f"{self.column}: {self.check} failed in {self.rows} row(s), e.g. {found}"
+
+
+class ContractViolation(ValueError):  # noqa: N818  # Reads as what happened.
+    """Data broke its contract; `failures` lists every broken rule."""
+
+    def __init__(self, schema: str, failures: list[Failure]) -> None:
+        self.schema = schema
+        self.failures = failures
+        count = f"{len(failures)} failure{'s' if len(failures) > 1 else ''}"
+        lines = "\n".join(f"  - {failure}" for failure in failures)
+        super().__init__(f"{schema} contract violated ({count}):\n{lines}")
+
+
+class Schema(pa.DataFrameModel):
+    """The base of every contract schema: validation that names what broke."""
+
+    @classmethod
+    def validated(cls, frame: pd.DataFrame) -> DataFrame[Self]:
+        """Return `frame` checked against this schema, or raise ContractViolation.
+
+        Validation is lazy, so one error lists every failing column and check.
+        """
+        try:
+            return cls.validate(frame, lazy=True)
+        except SchemaErrors as errors:
+            failures = _failures(errors.failure_cases)
+            raise ContractViolation(cls.__name__, failures) from None
+
+
+def _failures(cases: pd.DataFrame) -> list[Failure]:
+    failures: list[Failure] = []
+    for (column, check), group in cases.groupby(
+        ["column", "check"], sort=False, dropna=False
+    ):
+        if check in _COLUMN_CHECKS:
+            # pandera names the schema in `column` and the column in `failure_case`.
+            failures.extend(
+                Failure(str(case), str(check), 0, ()) for case in group["failure_case"]
+            )
+            continue
+        examples = tuple(str(case) for case in group["failure_case"].head(_EXAMPLES))
+        failures.append(Failure(str(column), str(check), len(group), examples))
+    return failures

@@ -1,0 +1,1 @@
+"""`make handoff`: the gate between research and production, with its report."""

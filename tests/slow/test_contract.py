@@ -1,0 +1,210 @@
+"""The handoff contract inside generated projects: `make handoff` and what it catches."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import Project, answers
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def default_project(set_up_project: Callable[[str], Project]) -> Iterator[Project]:
+    """The default project; whatever a test plants in it is removed afterwards."""
+    project = set_up_project("default")
+    yield project
+    project.restore()
+
+
+def package_dir(project: Project) -> str:
+    return f"package/src/{answers(project.path)['package_name']}"
+
+
+def edit(project: Project, relative: str, old: str, new: str) -> None:
+    """Replace `old` by `new` in a project file; `old` must be there."""
+    path = project.path / relative
+    text = path.read_text()
+    assert old in text, f"{relative} no longer contains {old!r}: update this test"
+    path.write_text(text.replace(old, new, 1))
+
+
+def gate(project: Project, *only: str) -> str:
+    """Run some gates of `make handoff` (`--only`), expecting them to fail; return the report."""
+    package = answers(project.path)["package_name"]
+    args = [arg for name in only for arg in ("--only", name)]
+    result = project.run(
+        "uv", "run", "--frozen", "python", "-m", f"{package}.handoff", *args, check=False
+    )
+    assert result.returncode != 0, f"the {', '.join(only)} gate passed:\n{result.stdout}"
+    return result.stdout
+
+
+def rows(report: str) -> dict[str, tuple[str, str]]:
+    """The report's table: gate -> (result, reason)."""
+    table = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.*) \|$", report, flags=re.MULTILINE)
+    return {name: (result, reason) for name, result, reason in table}
+
+
+GATES = {
+    "Formatting",
+    "Lint",
+    "Environment lock fresh",
+    "Types (mypy --strict)",
+    "Model satisfies the interface",
+    "Tests and coverage",
+    "Acceptance scenarios",
+    "Contract compatibility",
+    "Official data only",
+}
+
+# An optional input column that nothing else uses: only the contract can object to it.
+REGION = "    region: Series[str] | None = pa.Field(nullable=True)\n"
+SUPPORT_CALLS = "    support_calls: Series[int] = pa.Field(ge=0)\n"
+
+
+@pytest.mark.parametrize("name", ["default", "contrast"])
+def test_make_handoff_passes_as_generated_and_writes_the_report(
+    set_up_project: Callable[[str], Project], name: str
+) -> None:
+    project = set_up_project(name)
+
+    result = project.make("handoff")
+
+    table = rows(result.stdout)
+    assert set(table) == GATES, f"gates in the report: {sorted(table)}"
+    failed = {gate: reason for gate, (outcome, reason) in table.items() if outcome != "pass"}
+    assert not failed, failed
+    report = (project.path / "reports/handoff.md").read_text()
+    assert report in result.stdout, "reports/handoff.md differs from the printed report"
+    assert "**PASSED**: all 9 gates passed." in report
+    assert not project.run("git", "status", "--porcelain").stdout, "make handoff changed files"
+
+
+def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_snapshot(
+    default_project: Project,
+) -> None:
+    schemas = f"{package_dir(default_project)}/contracts/schemas.py"
+    init = f"{package_dir(default_project)}/contracts/__init__.py"
+    # The agreed contract has an optional `region` column...
+    edit(default_project, schemas, SUPPORT_CALLS, SUPPORT_CALLS + REGION)
+    default_project.make("contract-snapshot")
+    # ...which one side now removes.
+    edit(default_project, schemas, REGION, "")
+
+    failed = default_project.make("handoff", check=False)
+
+    assert failed.returncode != 0
+    table = rows(failed.stdout)
+    outcome, reason = table["Contract compatibility"]
+    assert outcome == "FAIL"
+    assert "breaking change without a major version bump" in reason
+    assert "Features.region" in reason
+    assert "BREAKING    Features.region: column removed (or renamed)" in failed.stdout
+    others = {gate for gate, (result, _) in table.items() if result != "pass"}
+    assert others == {"Contract compatibility"}, "only the contract gate should object"
+
+    edit(default_project, init, 'CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"')
+    stale = gate(default_project, "contract")
+    assert "make contract-snapshot" in stale, "a major bump alone must not pass the gate"
+
+    default_project.make("contract-snapshot")
+    passed = default_project.make("handoff")
+
+    assert "**PASSED**" in passed.stdout
+    assert "version 2.0.0" in rows(passed.stdout)["Contract compatibility"][1]
+
+
+def test_adding_an_optional_input_column_passes_after_a_fresh_snapshot(
+    default_project: Project,
+) -> None:
+    schemas = f"{package_dir(default_project)}/contracts/schemas.py"
+    edit(default_project, schemas, SUPPORT_CALLS, SUPPORT_CALLS + REGION)
+
+    stale = gate(default_project, "contract")
+    assert "compatible  Features.region: optional input column added" in stale
+    assert "BREAKING" not in stale
+    assert "make contract-snapshot" in stale
+
+    default_project.make("contract-snapshot")
+    passed = default_project.make("handoff")
+
+    assert "**PASSED**" in passed.stdout
+    lock = (default_project.path / "package/contracts.lock.json").read_text()
+    assert '"region"' in lock
+
+
+def test_a_predict_signature_that_drifts_from_the_protocol_fails_the_type_check(
+    default_project: Project,
+) -> None:
+    edit(
+        default_project,
+        f"{package_dir(default_project)}/model.py",
+        "def predict(self, features: DataFrame[Features]) -> DataFrame[Predictions]:",
+        "def predict(\n        self, features: DataFrame[Features], threshold: float\n"
+        "    ) -> DataFrame[Predictions]:",
+    )
+
+    result = default_project.make("typecheck", check=False)
+
+    assert result.returncode != 0
+    assert "test_contracts.py" in result.stdout
+    assert 'variable has type "Model"' in result.stdout
+    assert "predict" in result.stdout, "mypy does not say which method conflicts"
+
+
+def test_scoring_bad_input_raises_the_named_error_and_scores_nothing(
+    default_project: Project,
+) -> None:
+    package = answers(default_project.path)["package_name"]
+    script = (
+        f"from {package}.contracts import Features\n"
+        f"from {package}.data import make_customers\n"
+        f"from {package}.model import ChurnModel\n"
+        "customers = make_customers(n_rows=200)\n"
+        "model = ChurnModel().fit(Features.validated(customers), customers['churned'])\n"
+        "bad = customers.drop(columns='contract_type')\n"
+        "bad.loc[0, 'tenure_months'] = -4\n"
+        "print(model.predict(bad))\n"
+    )
+
+    result = default_project.run("uv", "run", "--frozen", "python", "-c", script, check=False)
+
+    assert result.returncode != 0
+    assert "ContractViolation: Features contract violated (2 failures)" in result.stderr
+    assert "contract_type: missing column (column_in_dataframe)" in result.stderr
+    assert "tenure_months: greater_than_or_equal_to(0) failed in 1 row(s), e.g. -4" in result.stderr
+    assert "churn_probability" not in result.stdout, "bad input was scored"
+
+
+def test_a_package_module_reading_an_unofficial_source_fails_with_file_and_line(
+    default_project: Project,
+) -> None:
+    package = answers(default_project.path)["package_name"]
+    module = f"{package_dir(default_project)}/survey.py"
+    (default_project.path / module).write_text(
+        f"import pandas as pd\n\nfrom {package} import catalog\n\n\n"
+        "def exit_reasons() -> pd.DataFrame:\n"
+        '    return catalog.load("exit_survey")\n\n\n'
+        "def raw_reasons() -> pd.DataFrame:\n"
+        '    return pd.read_csv("data/raw/exit_survey.csv")\n'
+    )
+    (default_project.path / "research/survey.py").write_text(
+        'import pandas as pd\n\nreasons = pd.read_csv("data/raw/exit_survey.csv")\n'
+    )
+
+    report = gate(default_project, "catalog")
+
+    assert f"{module}:7: loads the unofficial source 'exit_survey'" in report
+    assert (
+        f"{module}:11: reads data directly with pd.read_csv(): "
+        "'data/raw/exit_survey.csv' is the unofficial source 'exit_survey'"
+    ) in report
+    # research/ may use it, and the report lists it as a debt.
+    assert (
+        "`exit_survey` (bronze, unofficial; owner customer-success) used in research/survey.py"
+        in (report)
+    )
