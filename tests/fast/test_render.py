@@ -103,9 +103,11 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
         "LICENSE", "Makefile", "README.md", "STANDARDS.md", "data/README.md",
         "models/README.md", "package/src/churn_model/__init__.py",
+        "package/src/churn_model/__main__.py", "package/src/churn_model/cli.py",
         "package/src/churn_model/data.py", "package/src/churn_model/model.py",
-        "package/src/churn_model/py.typed", "package/tests/test_data.py",
-        "package/tests/test_model.py", "pyproject.toml", "research/README.md",
+        "package/src/churn_model/py.typed", "package/tests/test_cli.py",
+        "package/tests/test_data.py", "package/tests/test_model.py",
+        "pyproject.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
         "standards/uv.mk",
@@ -125,6 +127,7 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert (".github/workflows/check.yml" in files) == (given["ci"] == "github")
     assert (".gitlab-ci.yml" in files) == (given["ci"] == "gitlab")
     assert ("environment.yml" in files) == (given["env_manager"] == "conda")
+    assert ("environment-dev.yml" in files) == (given["env_manager"] == "conda")
     assert (f"standards/{given['env_manager']}.mk") in files
     assert (f"{package}/model.py" in files) == given["example"]
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
