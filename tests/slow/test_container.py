@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, tool_env
+from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, run, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -70,10 +70,10 @@ def base_rootfs() -> Path:
     rootfs = CACHE / f"{cached.stem}.partial"
     shutil.rmtree(rootfs, ignore_errors=True)
     started = time.monotonic()
-    subprocess.run(
+    run(
         ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
          suite, str(rootfs), mirror],
-        check=True, capture_output=True,
+        cwd=CACHE,
     )  # fmt: skip
     # What slim images drop too: downloaded packages and apt lists.
     for leftovers in ("var/cache/apt/archives", "var/lib/apt/lists"):
@@ -81,7 +81,7 @@ def base_rootfs() -> Path:
             if path.is_file():
                 path.unlink()
     partial = cached.with_suffix(".tar.partial")
-    subprocess.run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], check=True)
+    run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], cwd=CACHE)
     partial.rename(cached)  # Only a complete tarball ever has the cached name.
     shutil.rmtree(rootfs)
     print(f"debootstrap {suite}: {time.monotonic() - started:.0f} s")
@@ -90,7 +90,7 @@ def base_rootfs() -> Path:
 
 @dataclass
 class Buildah:
-    """buildah with its own vfs storage, chroot isolation and the host's network."""
+    """buildah with its own storage, chroot isolation and the host's network."""
 
     env: dict[str, str]
 
