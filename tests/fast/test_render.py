@@ -105,6 +105,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "data/catalog/README.md", "data/catalog/customers.yml",
         "data/catalog/exit_survey.yml", "models/README.md",
         "package/contracts.lock.json", "package/src/churn_model/__init__.py",
+        "package/src/churn_model/__main__.py", "package/src/churn_model/cli.py",
         "package/src/churn_model/catalog.py",
         "package/src/churn_model/contracts/__init__.py",
         "package/src/churn_model/contracts/compat.py",
@@ -118,7 +119,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "package/src/churn_model/py.typed",
         "package/tests/acceptance/golden_sample.csv",
         "package/tests/acceptance/scoring.feature",
-        "package/tests/acceptance/test_scoring.py", "package/tests/test_catalog.py",
+        "package/tests/acceptance/test_scoring.py", "package/tests/test_catalog.py", "package/tests/test_cli.py",
         "package/tests/test_compat.py", "package/tests/test_contracts.py",
         "package/tests/test_data.py", "package/tests/test_handoff.py",
         "package/tests/test_model.py", "pyproject.toml", "research/README.md",
@@ -141,6 +142,7 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert (".github/workflows/check.yml" in files) == (given["ci"] == "github")
     assert (".gitlab-ci.yml" in files) == (given["ci"] == "gitlab")
     assert ("environment.yml" in files) == (given["env_manager"] == "conda")
+    assert ("environment-dev.yml" in files) == (given["env_manager"] == "conda")
     assert (f"standards/{given['env_manager']}.mk") in files
     assert (f"{package}/data.py" in files) == given["example"]
     # Every project has a model that satisfies the contract: the example's or a stub.

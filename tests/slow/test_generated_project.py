@@ -13,8 +13,9 @@ from tests.conftest import Project, answers
 pytestmark = pytest.mark.slow
 
 # The default answers, a contrasting set (ruff, no example, no registry, GitLab,
-# Python 3.11) and Python 3.13: every interpreter this machine has.
-SET_UP = ["default", "contrast", "py313"]
+# Python 3.11) and Python 3.13: every interpreter this machine has; and the set
+# whose image the container test builds.
+SET_UP = ["default", "contrast", "py313", "container"]
 
 
 @pytest.fixture

@@ -1,0 +1,210 @@
+"""Reproducible environments and the container, checked statically on the rendered output."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ANSWER_SETS, answers, run
+
+NAMES = list(ANSWER_SETS)
+CONDA = [n for n in NAMES if ANSWER_SETS[n].get("env_manager") == "conda"]
+# The tools behind `make check`: their versions must come from the lock alone.
+TOOLS = ("black", "ruff", "mypy", "pytest", "nbstripout", "pre-commit")
+PLATFORMS = ["linux-64", "osx-arm64", "win-64"]
+
+
+def dev_pins(project: Path) -> dict[str, str]:
+    """pyproject.toml's dev group, as {name: exact version}."""
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    pins = {}
+    for requirement in pyproject["dependency-groups"]["dev"]:
+        name, _, version = re.sub(r"\[.*\]", "", requirement).partition("==")
+        if version:
+            pins[name] = version
+    return pins
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_hooks_ci_and_the_editor_run_the_locked_tools(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    given = answers(project)
+    runner = {"uv": "uv run --frozen ", "conda": "micromamba run -p .conda "}[given["env_manager"]]
+
+    pins = dev_pins(project)
+    assert {t for t in TOOLS if t != "black" or given["formatter"] == "black"} <= set(pins), (
+        f"tools not pinned exactly in the dev group: {pins}"
+    )
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())["repos"]
+    for hook in (hook for repo in hooks for hook in repo["hooks"]):
+        assert hook["language"] == "system", f"hook {hook['id']} brings its own environment"
+        assert hook["entry"].startswith(runner), f"hook {hook['id']} does not use the lock"
+    # CI runs the project's own targets and installs no tool of its own.
+    if given["ci"] == "github":
+        steps = yaml.safe_load((project / ".github/workflows/check.yml").read_text())["jobs"]
+        commands = [s["run"] for job in steps.values() for s in job["steps"] if "run" in s]
+    elif given["ci"] == "gitlab":
+        job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["check"]
+        commands = [*job.get("before_script", []), *job["script"]]
+    else:
+        commands = ["make setup", "make check"]
+    assert commands[-2:] == ["make setup", "make check"], commands
+    for command in commands:
+        named = [t for t in TOOLS if re.search(rf"\b{t}\b", command)]
+        assert not named, f"CI installs or runs {named} itself: {command!r}"
+    # VS Code's extensions use the environment's tools, not their bundled versions.
+    settings = (project / ".vscode" / "settings.json").read_text()
+    strategies = re.findall(r'"([\w.-]+)\.importStrategy": "(\w+)"', settings)
+    assert strategies, "VS Code settings do not say where the tools come from"
+    assert {value for _, value in strategies} == {"fromEnvironment"}, strategies
+
+
+@pytest.mark.parametrize("name", CONDA)
+def test_conda_locks_parse_with_conda_locks_own_parser(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """Channels are out of reach here, so conda-lock reads the files but cannot solve."""
+    from conda_lock.lookup import DEFAULT_MAPPING_URL
+    from conda_lock.src_parser import make_lock_spec
+
+    project = rendered[name]
+    given = answers(project)
+    spec = make_lock_spec(
+        src_files=[project / "environment.yml", project / "environment-dev.yml"],
+        mapping_url=DEFAULT_MAPPING_URL,
+    )
+
+    assert [str(c.url) for c in spec.channels] == ["conda-forge"]
+    assert sorted(spec.dependencies) == PLATFORMS
+    for platform, dependencies in spec.dependencies.items():
+        by_name = {d.name: d for d in dependencies}
+        assert by_name["python"].version == f"{given['python_version']}.*", platform
+        runtime = {n for n, d in by_name.items() if d.category == "main"}
+        assert {"python", "numpy", "pandas", "scikit-learn", "pyarrow"} <= runtime
+        assert ("mlflow" in runtime) == (given["model_registry"] == "mlflow")
+        dev = {n: d.version for n, d in by_name.items() if d.category == "dev"}
+        assert not {"jupyterlab", "ipykernel"} & runtime, "research tools in the image"
+        # The same tool versions as pyproject.toml's dev group, exactly.
+        for tool, version in dev_pins(project).items():
+            conda_name = "black-jupyter" if tool == "black" else tool
+            assert dev.get(conda_name) == version, f"{platform}: {conda_name} {dev.get(conda_name)}"
+
+
+def dockerfile(project: Path) -> list[str]:
+    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", (project / "Dockerfile").read_text())
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def stage(instructions: list[str], name: str) -> list[str]:
+    start = next(i for i, line in enumerate(instructions) if line.endswith(f" AS {name}"))
+    end = next(
+        (
+            i
+            for i, line in enumerate(instructions[start + 1 :], start + 1)
+            if line.startswith("FROM")
+        ),
+        len(instructions),
+    )
+    return instructions[start:end]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    given = answers(project)
+    instructions = dockerfile(project)
+    args = dict(line.split()[1].split("=", 1) for line in instructions if line.startswith("ARG"))
+    build, runtime = stage(instructions, "build"), stage(instructions, "runtime")
+    copies = [line for line in build if line.startswith("COPY") and "--from" not in line]
+    scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
+
+    # Base images are build arguments with pinned defaults (a version tag, never latest).
+    assert args, "no base image build arguments"
+    froms = [line for line in instructions if line.startswith("FROM")]
+    for arg, image in args.items():
+        assert re.search(r":[\w.-]*\d[\w.-]*$", image), f"{arg}={image} is not pinned"
+        assert any(f"${{{arg}}}" in line for line in froms), f"no stage is built FROM ${arg}"
+    # The lock goes in, and dependencies are installed, before the source.
+    lock = "uv.lock" if given["env_manager"] == "uv" else "conda-lock.yml"
+    assert lock in copies[0], f"the first COPY is not the lock: {copies[0]}"
+    assert "package/src" in copies[-1]
+    installs = [i for i, line in enumerate(build) if line.startswith("RUN")]
+    assert installs[0] < build.index(copies[-1]), "dependencies are installed after the source"
+    if given["env_manager"] == "uv":
+        syncs = [line for line in build if "uv sync" in line]
+        assert all("--locked" in s and "--no-default-groups" in s for s in syncs), syncs
+        assert not any("--group" in s for s in syncs)
+    # The final stage: no build tools, a non-root user, the package's CLI.
+    assert runtime[-1] == instructions[-1], "runtime is not the last stage, which builds by default"
+    users = [line.split()[1] for line in runtime if line.startswith("USER")]
+    assert users, "the image runs as root"
+    assert users[-1] not in {"root", "0"}
+    assert f'ENTRYPOINT ["{given["project_slug"]}"]' in runtime
+    assert scripts[given["project_slug"]] == f"{given['package_name']}.cli:main"
+
+
+@pytest.mark.parametrize("name", ["default", "conda-github"])
+def test_the_dockerfile_passes_hadolint_with_only_explained_ignores(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    lines = (project / "Dockerfile").read_text().splitlines()
+
+    run(["hadolint", "--failure-threshold", "info", "Dockerfile"], cwd=project)
+    for number, line in enumerate(lines):
+        if "hadolint ignore=" in line:
+            rules = line.split("=", 1)[1].split(",")
+            explanation = "\n".join(lines[max(0, number - 3) : number])
+            for rule in rules:
+                assert rule in explanation, f"line {number + 1}: ignoring {rule} without a reason"
+
+
+def engines_only(tmp_path: Path, *engines: str) -> dict[str, str]:
+    """An environment whose PATH has make and bash, plus the named engines only."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "bash", "sh", *engines):
+        found = shutil.which(tool)
+        assert found, f"{tool} is not installed"
+        (bin_dir / tool).symlink_to(found)
+    return {**os.environ, "PATH": str(bin_dir)}
+
+
+@pytest.mark.parametrize(
+    ("installed", "chosen"),
+    [(("podman", "buildah"), "podman"), (("buildah",), "buildah")],
+)
+def test_make_docker_builds_with_the_engine_that_is_installed(
+    rendered: Mapping[str, Path], tmp_path: Path, installed: tuple[str, ...], chosen: str
+) -> None:
+    if not all(shutil.which(engine) for engine in installed):
+        pytest.skip(f"{' and '.join(installed)} not installed: `make dev` installs them")
+    project = rendered["default"]
+
+    result = run(["make", "-n", "docker"], cwd=project, env=engines_only(tmp_path, *installed))
+
+    assert f"with {chosen}." in result.stdout
+    assert re.search(rf"^{chosen} build .*--tag churn-model \.$", result.stdout, re.MULTILINE)
+
+
+def test_make_docker_without_an_engine_fails_and_says_so(
+    rendered: Mapping[str, Path], tmp_path: Path
+) -> None:
+    result = run(
+        ["make", "docker"], cwd=rendered["default"], env=engines_only(tmp_path), check=False
+    )
+
+    assert result.returncode != 0
+    assert "No container engine found: install docker, podman or buildah" in result.stdout

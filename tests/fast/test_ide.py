@@ -1,0 +1,115 @@
+"""IDE onboarding: the devcontainer and VS Code settings match the project and its answers."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ANSWER_SETS, REPO, answers, run
+
+NAMES = list(ANSWER_SETS)
+DEVCONTAINER_CLI = REPO / ".tools" / "node_modules" / ".bin" / "devcontainer"
+
+# A string, or a comment outside strings: JSON with comments, as VS Code reads it.
+JSONC_TOKEN = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
+def read_jsonc(path: Path) -> Any:
+    """Parse JSON with comments strictly: comments go, anything else must be plain JSON
+    (no trailing commas, no single quotes), which json.loads enforces."""
+    text = JSONC_TOKEN.sub(lambda match: match.group(1) or "", path.read_text())
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        pytest.fail(f"{path.name} is not JSON with comments: {error}")
+
+
+def dockerfile_stages(dockerfile: Path) -> dict[str, str]:
+    """Each named stage of a Dockerfile and the WORKDIR it ends with."""
+    stages: dict[str, str] = {}
+    current = None
+    for line in dockerfile.read_text().splitlines():
+        if match := re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE):
+            current = match.group(1)
+            stages[current] = stages.get(current, "/")
+        elif current and (match := re.match(r"WORKDIR\s+(\S+)", line)):
+            stages[current] = match.group(1)
+    return stages
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_devcontainer_builds_the_dockerfiles_dev_stage_and_runs_make_setup(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    config = read_jsonc(project / ".devcontainer" / "devcontainer.json")
+    dockerfile = (project / ".devcontainer" / config["build"]["dockerfile"]).resolve()
+    stages = dockerfile_stages(dockerfile)
+
+    assert dockerfile == project / "Dockerfile"
+    assert config["build"]["target"] in stages, f"no stage {config['build']['target']!r}: {stages}"
+    assert config["postCreateCommand"] == "make setup"
+    # The checkout is mounted where the dev stage works.
+    assert config["workspaceFolder"] == stages[config["build"]["target"]]
+
+
+@pytest.mark.parametrize("name", ["default", "conda-gitlab"])
+def test_the_devcontainer_cli_reads_the_configuration(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """The real @devcontainers/cli; it asks the engine for containers, and podman answers."""
+    if not DEVCONTAINER_CLI.exists() or not shutil.which("podman"):
+        pytest.skip("@devcontainers/cli (npm) or podman (Debian) is missing: run `make dev`")
+    project = rendered[name]
+
+    result = run(
+        [str(DEVCONTAINER_CLI), "read-configuration", "--workspace-folder", str(project),
+         "--docker-path", "podman", "--log-level", "info"],
+        cwd=project,
+    )  # fmt: skip
+
+    read = json.loads(result.stdout)
+    strict = read_jsonc(project / ".devcontainer" / "devcontainer.json")
+    configuration = read["configuration"]
+    assert configuration["build"] == strict["build"]
+    assert configuration["postCreateCommand"] == "make setup"
+    assert read["workspace"]["workspaceFolder"] == strict["workspaceFolder"]
+    assert read["workspace"]["workspaceMount"].startswith(f"source={project},")
+    extensions = configuration["customizations"]["vscode"]["extensions"]
+    assert extensions == strict["customizations"]["vscode"]["extensions"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_vscode_uses_the_projects_interpreter_formatter_and_type_checker(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    given = answers(project)
+    settings = read_jsonc(project / ".vscode" / "settings.json")
+    recommended = read_jsonc(project / ".vscode" / "extensions.json")["recommendations"]
+    devcontainer = read_jsonc(project / ".devcontainer" / "devcontainer.json")
+    formatter = {"black": "ms-python.black-formatter", "ruff": "charliermarsh.ruff"}
+    env_dir = {"uv": ".venv", "conda": ".conda"}[given["env_manager"]]
+
+    assert settings["python.defaultInterpreterPath"] == f"${{workspaceFolder}}/{env_dir}/bin/python"
+    assert settings["[python]"]["editor.defaultFormatter"] == formatter[given["formatter"]]
+    assert settings["notebook.defaultFormatter"] == formatter[given["formatter"]]
+    assert settings["mypy-type-checker.args"] == ["--config-file=pyproject.toml"]
+    # Formatter, linter and type checker never bring their own version.
+    strategies = {k: v for k, v in settings.items() if k.endswith(".importStrategy")}
+    expected = {"ruff.importStrategy", "mypy-type-checker.importStrategy"}
+    if given["formatter"] == "black":
+        expected.add("black-formatter.importStrategy")
+    assert set(strategies) == expected
+    assert set(strategies.values()) == {"fromEnvironment"}
+    for extensions in (recommended, devcontainer["customizations"]["vscode"]["extensions"]):
+        assert formatter[given["formatter"]] in extensions
+        assert "ms-python.mypy-type-checker" in extensions
+        assert "charliermarsh.ruff" in extensions
+        assert ("ms-python.black-formatter" in extensions) == (given["formatter"] == "black")

@@ -1,0 +1,324 @@
+"""The generated project's image, built for real with buildah and run on sample data.
+
+No Docker engine and no registry here, so the test makes its own images: a Debian
+base made with debootstrap from this machine's apt mirror (Python 3.11, what the
+`container` answer set asks for) and a uv image holding the template repo's own uv
+binary. Both go in through the Dockerfile's build arguments, as a platform team's
+mirror would. The debootstrapped root file system is cached under .tools/images/,
+keyed by the Debian suite, so only the first run pays for it (about a minute).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, run, tool_env
+
+pytestmark = pytest.mark.slow
+
+CACHE = REPO / ".tools" / "images"
+BASE_PACKAGES = ["python3", "ca-certificates"]
+BASE_IMAGE = "localhost/handoff-base:{suite}"
+UV_IMAGE = "localhost/handoff-uv:local"
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+def apt_mirror() -> tuple[str, str]:
+    """The first Debian mirror and suite this machine's apt is configured with."""
+    sources = Path("/etc/apt")
+    for path in [sources / "sources.list", *sorted((sources / "sources.list.d").glob("*"))]:
+        if not path.is_file():
+            continue
+        if path.suffix == ".sources":  # deb822: blank-line separated stanzas.
+            for stanza in path.read_text().split("\n\n"):
+                fields = dict(
+                    line.split(":", 1)
+                    for line in stanza.splitlines()
+                    if ":" in line and not line.startswith("#")
+                )
+                fields = {key.strip(): value.split() for key, value in fields.items()}
+                if fields.get("Types") == ["deb"] and "debian-security" not in fields["URIs"][0]:
+                    return fields["URIs"][0], fields["Suites"][0]
+        elif path.suffix == ".list" or path.name == "sources.list":
+            for line in path.read_text().splitlines():
+                words = [w for w in line.split() if not w.startswith("[")]
+                if words[:1] == ["deb"] and "security" not in words[1]:
+                    return words[1], words[2]
+    pytest.skip("no Debian mirror in /etc/apt: the base image is made with debootstrap")
+
+
+def base_rootfs() -> Path:
+    """A minimal Debian root file system with Python, made once and cached as a tarball."""
+    mirror, suite = apt_mirror()
+    cached = CACHE / f"debian-{suite}-minbase-{'-'.join(BASE_PACKAGES)}.tar"
+    if cached.is_file():
+        return cached
+    if os.geteuid() != 0:
+        pytest.skip("debootstrap needs root to make the base image; run the slow tier as root")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    rootfs = CACHE / f"{cached.stem}.partial"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    started = time.monotonic()
+    run(
+        ["debootstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}",
+         suite, str(rootfs), mirror],
+        cwd=CACHE,
+    )  # fmt: skip
+    # What slim images drop too: downloaded packages and apt lists.
+    for leftovers in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for path in (rootfs / leftovers).glob("*"):
+            if path.is_file():
+                path.unlink()
+    partial = cached.with_suffix(".tar.partial")
+    run(["tar", "-C", str(rootfs), "-cf", str(partial), "."], cwd=CACHE)
+    partial.rename(cached)  # Only a complete tarball ever has the cached name.
+    shutil.rmtree(rootfs)
+    print(f"debootstrap {suite}: {time.monotonic() - started:.0f} s")
+    return cached
+
+
+@dataclass
+class Buildah:
+    """buildah with its own storage, chroot isolation and the host's network."""
+
+    env: dict[str, str]
+
+    def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            ["buildah", *args], env=self.env, capture_output=True, text=True, check=False
+        )
+        if check and result.returncode != 0:
+            pytest.fail(
+                f"`buildah {' '.join(args)}` exited {result.returncode}\n"
+                f"--- stdout ---\n{result.stdout[-4000:]}\n--- stderr ---\n{result.stderr[-4000:]}"
+            )
+        return result
+
+    def build(self, context: Path, tag: str, *options: str) -> None:
+        self("build", "--network", "host", *options, "--tag", tag, str(context))
+
+
+def storage_env(root: Path, driver: str) -> dict[str, str]:
+    conf = root / "storage.conf"
+    conf.write_text(
+        f'[storage]\ndriver = "{driver}"\n'
+        f'graphroot = "{root / "graph"}"\nrunroot = "{root / "run"}"\n'
+    )
+    # chroot isolation needs no user namespaces or cgroups, which CI containers lack.
+    return {**os.environ, "CONTAINERS_STORAGE_CONF": str(conf), "BUILDAH_ISOLATION": "chroot"}
+
+
+@pytest.fixture(scope="module")
+def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
+    if not shutil.which("buildah"):
+        pytest.skip("buildah is not installed: `make dev` installs it (Debian package, as root)")
+    if not shutil.which("debootstrap"):
+        pytest.skip("debootstrap is not installed: `make dev` installs it (Debian package)")
+    root = tmp_path_factory.mktemp("buildah")
+    # overlay shares layers (the build takes about half as long) but needs the
+    # kernel's overlayfs in this namespace; vfs, full copies, works everywhere.
+    engine = Buildah(storage_env(root, "overlay"))
+    if engine("info", check=False).returncode != 0:
+        shutil.rmtree(root / "graph", ignore_errors=True)
+        engine = Buildah(storage_env(root, "vfs"))
+    yield engine
+    engine("rm", "--all", check=False)
+    engine("rmi", "--all", "--force", check=False)
+    shutil.rmtree(root, ignore_errors=True)  # Gigabytes with vfs.
+
+
+@pytest.fixture(scope="module")
+def base_images(buildah: Buildah, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The two images the Dockerfile takes as build arguments, made locally."""
+    _, suite = apt_mirror()
+    base = tmp_path_factory.mktemp("base")
+    shutil.copy(base_rootfs(), base / "rootfs.tar")
+    # This machine reaches PyPI through a TLS-inspecting proxy: uv must trust the
+    # system store (the host's bundle, mounted at build time), not its own roots.
+    (base / "Containerfile").write_text(
+        'FROM scratch\nADD rootfs.tar /\nENV UV_SYSTEM_CERTS=1\nCMD ["/bin/bash"]\n'
+    )
+    buildah.build(base, BASE_IMAGE.format(suite=suite))
+
+    uv = tmp_path_factory.mktemp("uv")
+    shutil.copy(REPO / ".venv" / "bin" / "uv", uv / "uv")
+    (uv / "Containerfile").write_text("FROM scratch\nCOPY uv /uv\n")  # Like ghcr.io/astral-sh/uv.
+    buildah.build(uv, UV_IMAGE)
+    return {"PYTHON_IMAGE": BASE_IMAGE.format(suite=suite), "UV_IMAGE": UV_IMAGE}
+
+
+@pytest.fixture(scope="module")
+def project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The `container` answer set, rendered and locked (the image needs only uv.lock)."""
+    root = tmp_path_factory.mktemp("container-project")
+    project = Project(
+        render(template_dir, root / "project", **ANSWER_SETS["container"]), tool_env(root)
+    )
+    project.make("lock")
+    return project
+
+
+@dataclass
+class Image:
+    tag: str
+    slug: str
+    package: str
+    build_log: str
+
+
+@pytest.fixture(scope="module")
+def image(buildah: Buildah, base_images: dict[str, str], project: Project) -> Image:
+    """The project's image, built by its own `make docker`."""
+    given = answers(project.path)
+    slug = given["project_slug"]
+    options = [
+        "--network host",
+        *(f"--build-arg {name}={value}" for name, value in base_images.items()),
+        f"--volume {HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
+    ]
+    project.env.update(
+        {k: buildah.env[k] for k in ("CONTAINERS_STORAGE_CONF", "BUILDAH_ISOLATION")}
+    )
+    started = time.monotonic()
+    result = project.make("docker", "ENGINE=buildah", f"DOCKER_BUILD_ARGS={' '.join(options)}")
+    print(f"make docker: {time.monotonic() - started:.0f} s")
+    return Image(f"localhost/{slug}:latest", slug, given["package_name"], result.stdout)
+
+
+@pytest.fixture(scope="module")
+def container(
+    buildah: Buildah, image: Image, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Container]:
+    data = tmp_path_factory.mktemp("data")
+    data.chmod(0o777)  # The image's user is not root and writes here.
+    name = buildah("from", image.tag).stdout.strip()
+    yield Container(buildah, name, image, data)
+    buildah("rm", name, check=False)
+
+
+@dataclass
+class Container:
+    """A working container of the image; `data` is mounted at /data."""
+
+    buildah: Buildah
+    name: str
+    image: Image
+    data: Path
+
+    def config(self) -> dict[str, object]:
+        inspected = json.loads(self.buildah("inspect", "--type", "image", self.image.tag).stdout)
+        return inspected["OCIv1"]["config"]
+
+    def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.buildah(
+            "run", "--volume", f"{self.data}:/data", self.name, "--", *command, check=check
+        )
+
+    def entrypoint(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """What `docker run IMAGE args` runs: the entrypoint with `args`, or the default command."""
+        config = self.config()
+        return self.run(*config["Entrypoint"], *(args or config["Cmd"]), check=check)
+
+
+def test_make_docker_builds_the_image_and_says_with_which_engine(image: Image) -> None:
+    assert "with buildah" in image.build_log
+    assert f"Successfully tagged {image.tag}" in image.build_log
+
+
+def test_the_image_runs_the_package_cli_as_a_non_root_user(container: Container) -> None:
+    config = container.config()
+
+    assert config["Entrypoint"] == [container.image.slug]
+    assert container.run("id", "-u").stdout.strip() not in {"", "0"}, "the image runs as root"
+    assert "predict" in container.entrypoint().stdout, "the default command is not --help"
+
+
+def test_the_image_holds_runtime_dependencies_only(container: Container) -> None:
+    probe = (
+        "import importlib.util, json;"
+        "names = ['sklearn', 'pandas', 'pyarrow', 'pytest', 'mypy', 'ruff', 'black',"
+        " 'pre_commit', 'jupyterlab', 'ipykernel', 'matplotlib', 'uv'];"
+        "print(json.dumps({n: importlib.util.find_spec(n) is not None for n in names}))"
+    )
+    present = json.loads(container.run("python", "-c", probe).stdout)
+
+    runtime = {name: present.pop(name) for name in ("sklearn", "pandas", "pyarrow")}
+    assert all(runtime.values()), f"runtime dependencies missing: {runtime}"
+    assert not any(present.values()), f"dev or research packages in the image: {present}"
+    assert container.run("sh", "-c", "command -v uv", check=False).returncode != 0
+
+
+def test_the_image_trains_and_scores_the_golden_sample(container: Container) -> None:
+    rows = 40
+    container.entrypoint("train", "--output", "/data/model.pkl")
+    container.run(
+        "python", "-c",
+        f"from {container.image.package}.data import TARGET, make_customers;"
+        f"make_customers({rows}, seed=11).drop(columns=TARGET).to_csv('/data/golden.csv', index=False)",
+    )  # fmt: skip
+
+    result = container.entrypoint(
+        "predict", "--model", "/data/model.pkl", "--input", "/data/golden.csv"
+    )
+
+    predictions = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert len(predictions) == rows
+    assert list(predictions[0]) == ["churn_probability", "churned"]
+    for row in predictions:
+        probability = float(row["churn_probability"])
+        assert 0.0 <= probability <= 1.0
+        assert row["churned"] == str(probability >= 0.5)
+
+
+def test_bad_input_exits_1_with_a_one_line_error(container: Container) -> None:
+    (container.data / "bad.csv").write_text("tenure_months,monthly_charges\n3,70.0\n")
+    if not (container.data / "model.pkl").is_file():
+        container.entrypoint("train", "--output", "/data/model.pkl")
+
+    result = container.entrypoint(
+        "predict", "--model", "/data/model.pkl", "--input", "/data/bad.csv", check=False
+    )
+
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.splitlines()[0]
+    assert error.startswith(f"{container.image.slug}: error: /data/bad.csv: cannot be scored")
+    assert "contract_type" in error, "the error does not name the missing column"
+    assert "Traceback" not in result.stderr
+
+
+def test_the_build_context_leaves_out_data_models_research_and_secrets(
+    buildah: Buildah, project: Project, tmp_path: Path
+) -> None:
+    """What .dockerignore lets through, seen by the engine itself: copy the context whole."""
+    planted = ["data/raw/customers.csv", "models/model.pkl", "research/scratch.py",
+               ".venv/bin/python", ".env", "secrets/token.txt", "id_rsa"]  # fmt: skip
+    for relative in planted:
+        (project.path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (project.path / relative).write_text("must not reach the image\n")
+    (tmp_path / "Containerfile").write_text("FROM scratch\nCOPY . /context/\n")
+    try:
+        buildah.build(
+            project.path, "localhost/context-probe", "--file", str(tmp_path / "Containerfile")
+        )
+        name = buildah("from", "localhost/context-probe").stdout.strip()
+        mounted = Path(buildah("mount", name).stdout.strip()) / "context"
+        copied = {p.relative_to(mounted).as_posix() for p in mounted.rglob("*") if p.is_file()}
+        buildah("rm", name)
+    finally:
+        for relative in planted:
+            (project.path / relative).unlink()
+
+    assert not copied & set(planted), f"in the build context: {sorted(copied & set(planted))}"
+    assert {"pyproject.toml", "uv.lock", "README.md"} <= copied
+    assert any(p.startswith("package/src/") for p in copied)
