@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from tests.conftest import (
 
 pytestmark = pytest.mark.slow
 
-OLD, NEW = "1.0.0", "1.1.0"
+OLD, NEW, NEWEST = "1.0.0", "1.1.0", "1.2.0"
 COPIER = [sys.executable, "-m", "copier"]
 
 # What the newer version changes: one line of a standard, and a rule added to it.
@@ -203,21 +204,39 @@ def tree(root: Path) -> dict[str, bytes]:
 # --- Tests ---------------------------------------------------------------------------
 
 
-def test_update_brings_new_standards_and_keeps_every_project_edit(tmp_path: Path) -> None:
-    repo = older_template(tmp_path)
-    project = generate(repo, tmp_path / "project")
+@dataclass
+class Updated:
+    """A project made from 1.0.0, edited by its team, updated to 1.1.0 and set up."""
+
+    repo: Path
+    project: Project
+    edited: dict[str, bytes]
+    refused: subprocess.CompletedProcess[str]
+    result: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory: pytest.TempPathFactory) -> Updated:
+    """Shared by the next two tests, in order, so the project is set up only once."""
+    root = tmp_path_factory.mktemp("updated")
+    repo = older_template(root)
+    project = generate(repo, root / "project")
     edited = edit_as_the_project(project.path)
     project.commit("Our own work")
     release_newer(repo, change_example=True)
 
     refused = update(project, check=False)
+    result = update(project, "--trust")
+    project.make("setup")
+    return Updated(repo, project, edited, refused, result)
+
+
+def test_update_brings_new_standards_and_keeps_every_project_edit(updated: Updated) -> None:
+    project, refused, result = updated.project, updated.refused, updated.result
+
     assert refused.returncode != 0, "an update that runs a migration did not ask for --trust"
     assert "--trust" in refused.stdout + refused.stderr, "the refusal does not say to use --trust"
-    assert not project.run("git", "status", "--porcelain").stdout, "the refusal changed files"
-
-    result = update(project, "--trust")
-
-    for path, content in edited.items():
+    for path, content in updated.edited.items():
         assert (project.path / path).read_bytes() == content, f"the update changed {path}"
     ruff = (project.path / "standards" / "ruff.toml").read_text()
     assert NEW_RULE in ruff, "the new rule did not arrive"
@@ -233,11 +252,32 @@ def test_update_brings_new_standards_and_keeps_every_project_edit(tmp_path: Path
     assert recorded["coverage_floor"] == 80, "the new question's default was not recorded"
     assert not leftovers(project.path), f"update left conflicts: {leftovers(project.path)}"
 
-    project.make("setup")
     checked = project.make("check", check=False)
     assert checked.returncode == 0, (
         f"make check fails after the update:\n{checked.stdout[-4000:]}\n{checked.stderr[-2000:]}"
     )
+
+
+def test_make_update_shows_the_changes_relocks_and_runs_make_check(updated: Updated) -> None:
+    """The project's own task, end to end, from 1.1.0 to 1.2.0: no migration, no --trust."""
+    repo, project = updated.repo, updated.project
+    project.commit("Take Handoff 1.1.0")
+    replace_once(repo / "template" / "pyproject.toml.jinja", '"numpy>=2.1",', '"numpy>=2.2",')
+    git(repo, "commit", "-qam", f"Handoff {NEWEST}: numpy 2.2 or later")
+    git(repo, "tag", NEWEST)
+
+    result = project.make(
+        "update", f"COPIER={sys.executable} -m copier", "UPDATE_FLAGS=--defaults", check=False
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"make update failed:\n{output[-6000:]}"
+    assert "The update changed" in output, "make update shows no summary"
+    assert "pyproject.toml" in output, "the summary does not list pyproject.toml"
+    assert "re-locking" in output, "make update did not re-lock after a dependency change"
+    assert '"numpy", specifier = ">=2.2"' in (project.path / "uv.lock").read_text()
+    assert " passed" in result.stdout, "make update did not run make check"
+    assert answers(project.path)["_commit"] == NEWEST
 
 
 def test_a_line_changed_on_both_sides_becomes_a_conflict_that_fails_make_check(
