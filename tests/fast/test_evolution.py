@@ -4,6 +4,7 @@ the generated README's Renovate sample is valid, and the guards `make update` re
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import shutil
@@ -186,3 +187,41 @@ def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
     assert "copier ran" not in result.stdout
     assert "clean working tree" in result.stdout, f"no clear message:\n{result.stdout}"
     assert "README.md" in result.stdout, "the refusal does not name the changed file"
+
+
+# --- hooks/migrate.py, the helper migrations call ----------------------------------
+
+
+def load_migrate() -> Any:
+    spec = importlib.util.spec_from_file_location("migrate", REPO / "hooks" / "migrate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_rename_migration_retires_the_old_file_and_its_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "standards" / "old").mkdir(parents=True)
+    (tmp_path / "standards" / "old" / "ruff.toml").write_text("old = true\n")
+    (tmp_path / "standards" / "ruff-new.toml").write_text("new = true\n")
+
+    load_migrate().main(["rename", "standards/old/ruff.toml", "standards/ruff-new.toml"])
+
+    assert not (tmp_path / "standards" / "old").exists(), "the emptied folder stayed"
+    assert (tmp_path / "standards" / "ruff-new.toml").read_text() == "new = true\n"
+
+
+def test_a_rename_migration_moves_the_file_when_the_update_did_not_write_the_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ruff-research.toml").write_text("ours = true\n")
+
+    load_migrate().main(["rename", "ruff-research.toml", "standards/research/ruff.toml"])
+
+    assert not (tmp_path / "ruff-research.toml").exists()
+    assert (tmp_path / "standards" / "research" / "ruff.toml").read_text() == "ours = true\n"
