@@ -72,7 +72,7 @@ def snapshot_template(dst: Path) -> Path:
 
     Copier renders a plain folder without cloning it, which keeps the fast tier fast.
     """
-    for name in ("copier.yml", "template", "hooks"):
+    for name in ("copier.yml", "template", "hooks", "cookiecutter"):
         source = REPO / name
         if source.is_dir():
             shutil.copytree(source, dst / name, ignore=shutil.ignore_patterns("__pycache__"))

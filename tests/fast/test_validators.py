@@ -36,7 +36,8 @@ def test_pre_commit_hooks_are_all_local(rendered: Mapping[str, Path]) -> None:
         ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
         formatter = "black" if answers(project)["formatter"] == "black" else "ruff-format"
         expected = {formatter, "ruff", "nbstripout", "check-merge-conflict",
-                    "check-added-large-files", "detect-private-key"}  # fmt: skip
+                    "unresolved-conflicts", "check-added-large-files",
+                    "detect-private-key"}  # fmt: skip
         assert ids == expected, f"{name}: hooks {ids} differ from {expected}"
 
 
@@ -77,7 +78,7 @@ def test_makefile_targets_are_documented(rendered: Mapping[str, Path], name: str
     project = rendered[name]
     result = run(["make", "--no-print-directory", "help"], cwd=project)
 
-    for target in ("setup", "check", "format", "lint", "typecheck", "test", "lock"):
+    for target in ("setup", "check", "format", "lint", "typecheck", "test", "lock", "update"):
         assert f" {target} " in result.stdout, (
             f"`make help` does not list {target}:\n{result.stdout}"
         )

@@ -1,0 +1,227 @@
+"""Template evolution, the static part: the cookiecutter entry point mirrors copier.yml,
+the generated README's Renovate sample is valid, and the guards `make update` relies on
+(clean tree first, conflicts fail `make check` and the git hook) work."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+import yaml
+from cookiecutter.generate import generate_context
+from cookiecutter.prompt import prompt_for_config
+
+from tests.conftest import REPO, answers, run, tool_env
+
+COOKIECUTTER = REPO / "cookiecutter"
+
+
+def copier_questions() -> dict[str, dict[str, Any]]:
+    """The questions copier.yml asks, in order (computed `when: false` values are not asked)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!include", lambda loader, node: None)
+    config = yaml.load((REPO / "copier.yml").read_text(), Loader=Loader)
+    return {
+        key: spec
+        for key, spec in config.items()
+        if not key.startswith("_") and spec.get("when") is not False
+    }
+
+
+def cookiecutter_json() -> dict[str, Any]:
+    return json.loads((COOKIECUTTER / "cookiecutter.json").read_text())
+
+
+def choice_values(spec: Mapping[str, Any]) -> list[Any]:
+    choices = spec["choices"]
+    return list(choices.values()) if isinstance(choices, dict) else list(choices)
+
+
+# --- The cookiecutter entry point mirrors copier.yml --------------------------------
+
+
+def test_cookiecutter_asks_the_copier_questions_in_the_same_order() -> None:
+    asked = [key for key in cookiecutter_json() if not key.startswith("_")]
+
+    assert asked == list(copier_questions())
+
+
+def test_cookiecutter_offers_copiers_defaults_and_choices() -> None:
+    context = cookiecutter_json()
+    for key, spec in copier_questions().items():
+        offered = context[key]
+        if "choices" in spec:
+            assert offered[0] == spec["default"], f"{key}: cookiecutter's default differs"
+            assert sorted(offered) == sorted(choice_values(spec)), f"{key}: choices differ"
+        elif "{{" not in str(spec["default"]):
+            assert offered == spec["default"], f"{key}: cookiecutter's default differs"
+
+
+def test_cookiecutter_derives_the_same_defaults_as_copier(rendered: Mapping[str, Path]) -> None:
+    """Slug, package and team handles follow the project name the same way in both."""
+    copier_answers = answers(rendered["default"])
+    context = generate_context(context_file=str(COOKIECUTTER / "cookiecutter.json"))
+    cookiecutter_answers = prompt_for_config(context, no_input=True)
+
+    assert cookiecutter_answers["project_name"] == copier_answers["project_name"]
+    for key in copier_questions():
+        assert cookiecutter_answers[key] == copier_answers[key], f"{key} differs"
+
+
+def test_every_cookiecutter_question_has_copiers_help_as_its_prompt() -> None:
+    prompts = cookiecutter_json()["__prompts__"]
+    for key, spec in copier_questions().items():
+        prompt = prompts[key]["__prompt__"] if isinstance(prompts[key], dict) else prompts[key]
+        help_text = spec["help"].replace("{{ project_name }}'s", "the project's")
+        assert prompt == help_text.replace("{{ project_name }}", "the project"), key
+
+
+def test_cookiecutter_refuses_a_bad_answer_with_copiers_own_message(
+    template_dir: Path, tmp_path: Path
+) -> None:
+    bad = {"project_name": "Churn Model", "package_name": "json"}
+    with pytest.raises(ValueError, match="Validation error") as refused:
+        copier.run_copy(str(template_dir), tmp_path / "copier", data=bad, defaults=True)
+    copiers_message = str(refused.value)
+
+    out = tmp_path / "out"
+    given = [f"{key}={value}" for key, value in bad.items()]
+    template = str(template_dir / "cookiecutter")
+    result = subprocess.run(
+        [sys.executable, "-m", "cookiecutter", "--no-input", "-o", str(out), template, *given],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=tool_env(tmp_path),
+    )
+
+    assert result.returncode != 0, "cookiecutter accepted a package named json"
+    assert copiers_message in result.stderr, f"Copier's message is missing:\n{result.stderr}"
+    assert not any(out.glob("*")), "cookiecutter left a half-made project"
+
+
+# --- The generated README's Renovate sample -----------------------------------------
+
+
+def test_the_renovate_sample_in_the_readme_passes_renovates_schema(
+    rendered: Mapping[str, Path], tmp_path: Path
+) -> None:
+    readme = (rendered["default"] / "README.md").read_text()
+    samples = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
+    assert len(samples) == 1, "the README should hold one renovate.json sample"
+    config = tmp_path / "renovate.json"
+    config.write_text(samples[0])
+
+    run(["check-jsonschema", "--builtin-schema", "vendor.renovate", str(config)], cwd=tmp_path)
+    assert json.loads(samples[0])["copier"]["enabled"] is True, "the copier manager is off"
+
+
+# --- Guards around `make update` ----------------------------------------------------
+
+
+@pytest.fixture
+def committed_project(rendered: Mapping[str, Path], tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A copy of the default project in a git repository, everything committed."""
+    project = shutil.copytree(rendered["default"], tmp_path / "project")
+    env = tool_env(tmp_path) | {"PRE_COMMIT_HOME": str(tmp_path / "pre-commit")}
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "Start"]):
+        run(["git", *command], cwd=project, env=env)
+    return project, env
+
+
+def test_make_check_and_the_git_hook_fail_on_conflicts_naming_each_file(
+    committed_project: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = committed_project
+    make = ["make", "--no-print-directory"]
+    assert run([*make, "conflicts"], cwd=project, env=env).returncode == 0
+
+    model = project / "package" / "src" / answers(project)["package_name"] / "model.py"
+    with model.open("a") as code:
+        code.write("<<<<<<< before updating\nA = 1\n=======\nA = 2\n>>>>>>> after updating\n")
+    (project / "README.md.rej").write_text("@@ -1 +1 @@\n-old\n+new\n")
+    relative_model = model.relative_to(project).as_posix()
+
+    checked = run([*make, "check"], cwd=project, env=env, check=False)
+    hook = run(
+        ["pre-commit", "run", "unresolved-conflicts", "--all-files"],
+        cwd=project,
+        env=env,
+        check=False,
+    )
+
+    for result, what in ((checked, "make check"), (hook, "the git hook")):
+        assert result.returncode != 0, f"{what} passes with unresolved conflicts"
+        assert relative_model in result.stdout, f"{what} does not name {relative_model}"
+        assert "README.md.rej" in result.stdout, f"{what} does not name README.md.rej"
+
+
+def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
+    committed_project: tuple[Path, dict[str, str]],
+) -> None:
+    project, env = committed_project
+    with (project / "README.md").open("a") as readme:
+        readme.write("Work in progress.\n")
+
+    # If the guard let the update through, this stand-in for Copier would say so.
+    result = run(
+        ["make", "--no-print-directory", "update", "COPIER=echo copier ran"],
+        cwd=project,
+        env=env,
+        check=False,
+    )
+
+    assert result.returncode != 0, "make update ran on a dirty tree"
+    assert "copier ran" not in result.stdout
+    assert "clean working tree" in result.stdout, f"no clear message:\n{result.stdout}"
+    assert "README.md" in result.stdout, "the refusal does not name the changed file"
+
+
+# --- hooks/migrate.py, the helper migrations call ----------------------------------
+
+
+def load_migrate() -> Any:
+    spec = importlib.util.spec_from_file_location("migrate", REPO / "hooks" / "migrate.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_rename_migration_retires_the_old_file_and_its_empty_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "standards" / "old").mkdir(parents=True)
+    (tmp_path / "standards" / "old" / "ruff.toml").write_text("old = true\n")
+    (tmp_path / "standards" / "ruff-new.toml").write_text("new = true\n")
+
+    load_migrate().main(["rename", "standards/old/ruff.toml", "standards/ruff-new.toml"])
+
+    assert not (tmp_path / "standards" / "old").exists(), "the emptied folder stayed"
+    assert (tmp_path / "standards" / "ruff-new.toml").read_text() == "new = true\n"
+
+
+def test_a_rename_migration_moves_the_file_when_the_update_did_not_write_the_new_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ruff-research.toml").write_text("ours = true\n")
+
+    load_migrate().main(["rename", "ruff-research.toml", "standards/research/ruff.toml"])
+
+    assert not (tmp_path / "ruff-research.toml").exists()
+    assert (tmp_path / "standards" / "research" / "ruff.toml").read_text() == "ours = true\n"

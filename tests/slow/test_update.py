@@ -1,0 +1,385 @@
+"""`copier update` from an older template version: project work survives, standards arrive.
+
+Each test makes its own template versions: it snapshots the working tree into a
+temporary git repository, tags it 1.0.0, then changes it the way a template release
+would and tags 1.1.0 (Copier's own test suite works the same way). So the tests do
+not depend on this repository's real release history.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+
+from tests.conftest import (
+    ANSWER_SETS,
+    BASE_ANSWERS,
+    Project,
+    answers,
+    run,
+    snapshot_template,
+    tool_env,
+)
+
+pytestmark = pytest.mark.slow
+
+OLD, NEW, NEWEST = "1.0.0", "1.1.0", "1.2.0"
+COPIER = [sys.executable, "-m", "copier"]
+
+# What the newer version changes: one line of a standard, and a rule added to it.
+E501_BEFORE = '    "E501",  # Line length is the formatter\'s job.'
+E501_TEMPLATE = '    "E501",  # Line length is left to the formatter.'
+NEW_RULE = '    "T10",  # No debugger calls left behind.'
+# The structural change: a template-owned file moves, with a migration.
+RENAMED_FROM, RENAMED_TO = "standards/ruff-research.toml", "standards/research/ruff.toml"
+MIGRATION = f"""_migrations:
+  - version: "{NEW}"
+    command: ["{{{{ _copier_python }}}}", "{{{{ _copier_conf.src_path }}}}/hooks/migrate.py",
+              rename, {RENAMED_FROM}, {RENAMED_TO}]
+"""
+# A new question whose default reproduces the old output.
+NEW_QUESTION = """
+coverage_floor:
+  type: int
+  help: Which test coverage, in percent, must `make test` reach?
+  default: 80
+"""
+
+
+# The project's own function, added to a package module (formatted, typed, lint-clean).
+NEW_FUNCTION = """
+
+def churn_label(probability: float, threshold: float = 0.5) -> str:
+    \"\"\"Name the side of the threshold a churn probability falls on.\"\"\"
+    return "churn" if probability >= threshold else "stay"
+"""
+
+
+# --- Template versions -------------------------------------------------------------
+
+
+def replace_once(path: Path, old: str, new: str) -> None:
+    """Edit a file, failing loudly if the text to replace is not there exactly once."""
+    text = path.read_text()
+    assert text.count(old) == 1, f"{path}: expected {old!r} once, found {text.count(old)}"
+    path.write_text(text.replace(old, new))
+
+
+def git(repo: Path, *args: str) -> str:
+    return run(["git", *args], cwd=repo, env=tool_env(repo.parent)).stdout
+
+
+def older_template(tmp_path: Path) -> Path:
+    """The template as it is in this working tree, released as 1.0.0."""
+    repo = tmp_path / "handoff"
+    repo.mkdir()
+    snapshot_template(repo)
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Handoff 1.0.0")
+    git(repo, "tag", OLD)
+    return repo
+
+
+def release_newer(repo: Path, *, change_example: bool = False) -> None:
+    """Release 1.1.0: a changed standard, a new file, a moved file, a new question."""
+    template = repo / "template"
+    ruff = template / "standards" / "ruff.toml.jinja"
+    replace_once(ruff, E501_BEFORE, E501_TEMPLATE)
+    replace_once(ruff, '    "TID",', f'{NEW_RULE}\n    "TID",')
+
+    (template / "standards" / "README.md").write_text(
+        "# standards/\n\nTemplate-owned configuration; `copier update` keeps it current.\n"
+    )
+
+    moved = template / RENAMED_TO
+    moved.parent.mkdir()
+    (template / RENAMED_FROM).rename(moved)
+    replace_once(moved, 'extend = "ruff.toml"', 'extend = "../ruff.toml"')
+    replace_once(template / "research" / "ruff.toml", RENAMED_FROM, RENAMED_TO)
+    replace_once(template / "STANDARDS.md.jinja", RENAMED_FROM, RENAMED_TO)
+    replace_once(repo / "copier.yml", "_migrations: []\n", MIGRATION)
+
+    with (repo / "copier.yml").open("a") as config:
+        config.write(NEW_QUESTION)
+    replace_once(
+        template / "pyproject.toml.jinja", "fail_under = 80", "fail_under = {{ coverage_floor }}"
+    )
+
+    # The template also changes a file the project deleted: it must stay deleted.
+    replace_once(
+        template / ".vscode" / "launch.json", '"name": "Python: current file"', '"name": "Python"'
+    )
+    if change_example:
+        # Example code is the project's after the first copy: this must not reach it.
+        model = template / "package" / "src" / "{{ package_name }}"
+        model /= "{% if example %}model.py{% endif %}.jinja"
+        replace_once(model, "    def fit(", "    # A template improvement.\n    def fit(")
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", f"Handoff {NEW}")
+    git(repo, "tag", NEW)
+
+
+# --- Projects ------------------------------------------------------------------------
+
+
+def generate(repo: Path, dst: Path, **given: Any) -> Project:
+    """Copy the template's 1.0.0 into a new git repository, committed."""
+    copier.run_copy(
+        str(repo), dst, data={**BASE_ANSWERS, **given}, vcs_ref=OLD, defaults=True, quiet=True
+    )
+    project = Project(dst, tool_env(dst.parent))
+    project.run("git", "init", "-q")
+    project.commit("Start from Handoff 1.0.0")
+    return project
+
+
+def update(project: Project, *flags: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """`copier update --defaults`, as Renovate runs it: new questions take their defaults."""
+    return project.run(*COPIER, "update", "--defaults", *flags, check=check)
+
+
+def edit_as_the_project(project: Path) -> dict[str, bytes]:
+    """The project's own work, in the files a team edits; returns the edited files."""
+    package = project / "package" / "src" / answers(project)["package_name"]
+    module = package / "model.py" if (package / "model.py").exists() else package / "__init__.py"
+    with module.open("a") as code:
+        code.write(NEW_FUNCTION)
+
+    for notebook in (project / "research" / "notebooks").glob("*.ipynb"):
+        text = notebook.read_text()
+        title = text.index('"# ') + len('"# ')
+        notebook.write_text(text[:title] + "Our own take on " + text[title:])
+
+    readme = project / "README.md"
+    description = answers(project)["description"]
+    replace_once(readme, description, description + "\n\nOwned by the retention squad.")
+
+    # A project override of a lint rule, in the project's own config, as STANDARDS.md says.
+    replace_once(
+        project / "pyproject.toml",
+        'extend = "standards/ruff.toml"\n',
+        'extend = "standards/ruff.toml"\nlint.extend-ignore = ["PLR0913"]  # Models take many knobs.\n',
+    )
+
+    # An optional file the team does not want.
+    (project / ".vscode" / "launch.json").unlink()
+
+    edited = [module, readme, project / "pyproject.toml"]
+    edited += (project / "research" / "notebooks").glob("*.ipynb")
+    return {path.relative_to(project).as_posix(): path.read_bytes() for path in edited}
+
+
+def leftovers(project: Path) -> list[str]:
+    """Files with conflict markers, and .rej files, among the project's tracked and new files."""
+    # A conflicted file is listed once per merge stage Copier records in the index.
+    listed = sorted(
+        set(run(["git", "ls-files", "-co", "--exclude-standard"], cwd=project).stdout.split("\n"))
+        - {""}
+    )
+
+    def has_markers(path: Path) -> bool:
+        lines = path.read_bytes().splitlines() if path.is_file() else []
+        return any(line.startswith((b"<<<<<<< ", b">>>>>>> ")) for line in lines)
+
+    return [name for name in listed if name.endswith(".rej") or has_markers(project / name)]
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in root.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(root).parts
+    }
+
+
+# --- Tests ---------------------------------------------------------------------------
+
+
+@dataclass
+class Updated:
+    """A project made from 1.0.0, edited by its team, updated to 1.1.0 and set up."""
+
+    repo: Path
+    project: Project
+    edited: dict[str, bytes]
+    refused: subprocess.CompletedProcess[str]
+    result: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def updated(tmp_path_factory: pytest.TempPathFactory) -> Updated:
+    """Shared by the next two tests, in order, so the project is set up only once."""
+    root = tmp_path_factory.mktemp("updated")
+    repo = older_template(root)
+    project = generate(repo, root / "project")
+    edited = edit_as_the_project(project.path)
+    project.commit("Our own work")
+    release_newer(repo, change_example=True)
+
+    refused = update(project, check=False)
+    result = update(project, "--trust")
+    project.make("setup")
+    return Updated(repo, project, edited, refused, result)
+
+
+def test_update_brings_new_standards_and_keeps_every_project_edit(updated: Updated) -> None:
+    project, refused, result = updated.project, updated.refused, updated.result
+
+    assert refused.returncode != 0, "an update that runs a migration did not ask for --trust"
+    assert "--trust" in refused.stdout + refused.stderr, "the refusal does not say to use --trust"
+    # pyproject.toml among them: the new question's default renders what 1.0.0 did.
+    for path, content in updated.edited.items():
+        assert (project.path / path).read_bytes() == content, f"the update changed {path}"
+    ruff = (project.path / "standards" / "ruff.toml").read_text()
+    assert NEW_RULE in ruff, "the new rule did not arrive"
+    assert E501_TEMPLATE in ruff, "the changed line of the standard did not arrive"
+    assert (project.path / "standards" / "README.md").is_file(), "the new file did not arrive"
+    assert not (project.path / RENAMED_FROM).exists(), f"{RENAMED_FROM} was not moved"
+    assert (project.path / RENAMED_TO).is_file(), f"{RENAMED_TO} did not arrive"
+    assert RENAMED_TO in (project.path / "research" / "ruff.toml").read_text()
+    assert not (project.path / ".vscode" / "launch.json").exists(), "a deleted file came back"
+    assert "Which test coverage" not in result.stdout + result.stderr, "a question was asked"
+    recorded = answers(project.path)
+    assert recorded["_commit"] == NEW
+    assert recorded["coverage_floor"] == 80, "the new question's default was not recorded"
+    assert not leftovers(project.path), f"update left conflicts: {leftovers(project.path)}"
+
+    checked = project.make("check", check=False)
+    assert checked.returncode == 0, (
+        f"make check fails after the update:\n{checked.stdout[-4000:]}\n{checked.stderr[-2000:]}"
+    )
+
+
+def test_make_update_shows_the_changes_relocks_and_runs_make_check(updated: Updated) -> None:
+    """The project's own task, end to end, from 1.1.0 to 1.2.0: no migration, no --trust."""
+    repo, project = updated.repo, updated.project
+    project.commit("Take Handoff 1.1.0")
+    replace_once(repo / "template" / "pyproject.toml.jinja", '"numpy>=2.1",', '"numpy>=2.2",')
+    git(repo, "commit", "-qam", f"Handoff {NEWEST}: numpy 2.2 or later")
+    git(repo, "tag", NEWEST)
+
+    result = project.make(
+        "update", f"COPIER={sys.executable} -m copier", "UPDATE_FLAGS=--defaults", check=False
+    )
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, f"make update failed:\n{output[-6000:]}"
+    assert "The update changed" in output, "make update shows no summary"
+    assert "pyproject.toml" in output, "the summary does not list pyproject.toml"
+    assert "re-locking" in output, "make update did not re-lock after a dependency change"
+    assert '"numpy", specifier = ">=2.2"' in (project.path / "uv.lock").read_text()
+    assert " passed" in result.stdout, "make update did not run make check"
+    assert answers(project.path)["_commit"] == NEWEST
+
+
+def test_a_line_changed_on_both_sides_becomes_a_conflict_that_fails_make_check(
+    tmp_path: Path,
+) -> None:
+    repo = older_template(tmp_path)
+    project = generate(repo, tmp_path / "project")
+    project_line = '    "E501",  # Our line length is the formatter\'s job too.'
+    replace_once(project.path / "standards" / "ruff.toml", E501_BEFORE, project_line)
+    project.commit("Reword a standard (which the template owns)")
+    release_newer(repo)
+
+    update(project, "--trust")
+
+    ruff = (project.path / "standards" / "ruff.toml").read_text()
+    assert "\n<<<<<<< " in ruff, "the conflict is not shown with markers"
+    assert "\n>>>>>>> " in ruff, "the conflict is not shown with markers"
+    assert project_line in ruff, "the project's side of the conflict was dropped"
+    assert E501_TEMPLATE in ruff, "the template's side of the conflict was dropped"
+    assert NEW_RULE in ruff, "the template's non-conflicting change was dropped"
+    assert leftovers(project.path) == ["standards/ruff.toml"]
+
+    # No `make setup` needed: the conflict check runs first and needs only git.
+    checked = project.make("check", check=False)
+    assert checked.returncode != 0, "make check passes with conflict markers in the tree"
+    assert "standards/ruff.toml" in checked.stdout, (
+        f"make check does not name the file:\n{checked.stdout}"
+    )
+
+
+def test_an_update_equals_a_fresh_copy_of_the_newer_version_plus_the_project_edits(
+    tmp_path: Path,
+) -> None:
+    given = ANSWER_SETS["contrast"]
+    repo = older_template(tmp_path)
+    project = generate(repo, tmp_path / "project", **given)
+    edit_as_the_project(project.path)
+    project.commit("Our own work")
+    release_newer(repo)
+
+    update(project, "--trust")
+
+    fresh = tmp_path / "fresh"
+    copier.run_copy(
+        str(repo), fresh, data={**BASE_ANSWERS, **given}, vcs_ref=NEW, defaults=True, quiet=True
+    )
+    edit_as_the_project(fresh)
+    updated, expected = tree(project.path), tree(fresh)
+    assert updated.keys() == expected.keys(), (
+        f"only after the update: {sorted(updated.keys() - expected.keys())}\n"
+        f"only in a fresh copy: {sorted(expected.keys() - updated.keys())}"
+    )
+    differ = sorted(path for path in updated if updated[path] != expected[path])
+    assert not differ, f"the update and a fresh copy differ in {differ}"
+
+
+# --- The cookiecutter entry point ----------------------------------------------------
+
+# Cookiecutter's defaults (its default project name is "Churn Model", as in the other
+# tests), and the contrasting choices under another name, so derived answers differ too.
+COOKIECUTTER_SETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "contrast": {**ANSWER_SETS["contrast"], "project_name": "Fraud Alerts"},
+}
+
+
+@pytest.mark.parametrize("name", COOKIECUTTER_SETS)
+def test_cookiecutter_makes_the_same_project_as_copier(
+    tmp_path: Path, cookies: Any, name: str
+) -> None:
+    given: Mapping[str, Any] = COOKIECUTTER_SETS[name]
+    repo = older_template(tmp_path).resolve()
+
+    baked = cookies.bake(extra_context=dict(given), template=str(repo / "cookiecutter"))
+
+    assert baked.exit_code == 0, f"cookiecutter failed: {baked.exception}"
+    copied = tmp_path / "copier" / baked.project_path.name
+    copier.run_copy(str(repo), copied, data={**BASE_ANSWERS, **given}, defaults=True, quiet=True)
+    made, expected = tree(baked.project_path), tree(copied)
+    assert made.keys() == expected.keys(), (
+        f"only from cookiecutter: {sorted(made.keys() - expected.keys())}\n"
+        f"only from copier: {sorted(expected.keys() - made.keys())}"
+    )
+    differ = sorted(path for path in made if made[path] != expected[path])
+    assert not differ, f"cookiecutter and copier made different {differ}"
+
+
+def test_a_cookiecutter_project_updates_with_copier(tmp_path: Path, cookies: Any) -> None:
+    repo = older_template(tmp_path).resolve()
+    baked = cookies.bake(template=str(repo / "cookiecutter"))
+    assert baked.exit_code == 0, f"cookiecutter failed: {baked.exception}"
+    project = Project(baked.project_path, tool_env(tmp_path))
+    project.run("git", "init", "-q")
+    project.commit("Start from Handoff 1.0.0 through cookiecutter")
+    assert answers(project.path)["_commit"] == OLD
+    release_newer(repo)
+
+    update(project, "--trust")
+
+    assert answers(project.path)["_commit"] == NEW
+    assert (project.path / "standards" / "README.md").is_file(), "the new file did not arrive"
+    assert (project.path / RENAMED_TO).is_file(), f"{RENAMED_TO} did not arrive"
+    assert not (project.path / RENAMED_FROM).exists(), f"{RENAMED_FROM} was not moved"
+    assert not leftovers(project.path), f"update left conflicts: {leftovers(project.path)}"
