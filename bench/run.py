@@ -239,18 +239,12 @@ class Bench:
 
     # Generation -------------------------------------------------------------------
 
-    def copy_ours(self, dst: Path) -> None:
-        run(
-            [self.copier, "copy", "--defaults", "--quiet", str(self.snapshot_template()), str(dst)],
-            dst.parent,
-            self.env,
-        )
-
     def generation(self) -> list[Row]:
         ours = self.snapshot_template()
-        sample = fresh_dir(self.root, "sample") / PROJECT
-        self.copy_ours(sample)
-        n_files = sum(1 for p in sample.rglob("*") if p.is_file())
+        sample = fresh_dir(self.root, "sample")
+        run([self.copier, "copy", "--defaults", "--quiet", str(ours), PROJECT], sample, self.env)
+        sample /= PROJECT
+        n_files = count_files(sample)
         floor = self.floor_template(sample)
 
         def copier_copy(template: Path) -> Callable[[], float]:
@@ -578,11 +572,17 @@ class Bench:
         total = sum(stats[gate].median for gate in gates)
         slowest = max(gates, key=lambda gate: stats[gate].median)
         self.check_median = stats["check"].median
-        rows = [Row("Check suite: `make check` (after one warm-up run)", stats["check"])]
+        rows = [
+            Row(
+                "Check suite: `make check` (after one warm-up run)",
+                stats["check"],
+                note=f"its gates, each run by itself below, sum to {total:.2f} s",
+            )
+        ]
         for gate in gates:
             rows.append(
                 Row(
-                    f"  gate `make {gate}`",
+                    f"Check gate: `make {gate}`",
                     stats[gate],
                     note=f"{stats[gate].median / total:.0%} of the gates' sum"
                     + (" (slowest)" if gate == slowest else ""),
@@ -665,20 +665,24 @@ def version(package: str) -> str:
         return "not installed"
 
 
-def machine() -> list[str]:
+def loads(averages: Sequence[float]) -> str:
+    return "/".join(f"{load:.1f}" for load in averages)
+
+
+def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[float]) -> list[str]:
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
     mem_kib = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
     uv = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=False)
     return [
-        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC; load average "
-        f"{'/'.join(f'{load:.1f}' for load in os.getloadavg())} (1/5/15 min) at the end",
+        f"- Started {started:%Y-%m-%d %H:%M} UTC, took {elapsed / 60:.0f} min; load average "
+        f"(1/5/15 min) {loads(start_load)} at the start, {loads(os.getloadavg())} at the end",
         f"- CPU: {model.group(1) if model else platform.processor() or 'unknown'}, "
         f"{os.cpu_count()} cores; memory {int(mem_kib.group(1)) / 2**20:.1f} GiB"
         if mem_kib
         else f"- CPU: {os.cpu_count()} cores",
-        f"- OS: {platform.platform()}",
+        f"- OS: {platform.platform()}; the benchmark ran at niceness {os.nice(0)}",
         f"- Python {platform.python_version()} (runs the tools); generated projects and "
         f"peers' venvs use Python {PEER_PYTHON}",
         f"- {uv.stdout.strip() or 'uv: not found'}; copier {version('copier')}; "
@@ -723,6 +727,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
+    start_load = os.getloadavg()
+    started, start = datetime.datetime.now(datetime.UTC), time.perf_counter()
     ccds = os.environ.get("CCDS_TEMPLATE")
     sections = set(args.sections)
     rows: list[Row] = []
@@ -793,7 +799,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         "## Machine",
         "",
-        *machine(),
+        *machine(started, time.perf_counter() - start, start_load),
         "",
         "## Wall time",
         "",
