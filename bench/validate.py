@@ -72,7 +72,9 @@ def project_rows(package: str, n_rows: int) -> pd.DataFrame:
     """The project's own example data when it has a generator, else ours."""
     try:
         data = importlib.import_module(f"{package}.data")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{package}.data":
+            raise  # The module exists but is broken: say so, do not measure something else.
         return make_rows(n_rows)
     make: Any = getattr(data, "make_customers", None)
     return make(n_rows) if callable(make) else make_rows(n_rows)

@@ -1,10 +1,12 @@
-"""`make bench` end to end, in its quick mode over the cheap sections (about 30 s).
+"""`make bench` end to end in its quick mode over the cheap sections, and the
+validation-throughput helper against a stand-in contract (about 30 s in all).
 
-It checks that the benchmark runs and reports, never how fast anything was.
+They check that the benchmark runs and reports, never how fast anything was.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -57,3 +59,79 @@ def test_quick_bench_reports_generation_against_peers_and_the_update(tmp_path: P
     assert "Sections not run: green, checks, validation." in report
     assert re.search(r"^- CPU: .+, \d+ cores", report, re.M), "the machine is named"
     assert "Generation vs Copier's floor" in report
+
+
+def validate(
+    *args: str, cwd: Path = REPO, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """bench/validate.py in the bench environment, as bench/run.py runs it."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
+    return subprocess.run(
+        [
+            "uv",
+            "run",
+            "--locked",
+            "--group",
+            "bench",
+            "python",
+            str(REPO / "bench" / "validate.py"),
+            *args,
+        ],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+CONTRACT = """
+import pandera.pandas as pa
+from pandera.typing import Series
+
+
+class CustomerFeatures(pa.DataFrameModel):
+    tenure_months: Series[int] = pa.Field(ge=0)
+    contract_type: Series[str]
+
+
+class Predictions(pa.DataFrameModel):
+    churn_probability: Series[float] = pa.Field(ge=0, le=1)
+"""
+
+
+def test_validation_throughput_without_a_contract_uses_the_bench_schema_and_says_so() -> None:
+    result = validate("--rows", "1000", "--repeat", "2")
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["schema"].startswith("CustomerFeatures in bench/validate.py")
+    assert [r["rows"] for r in report["results"]] == [1000]
+    assert len(report["results"][0]["seconds"]) == 2
+    assert all(seconds > 0 for seconds in report["results"][0]["seconds"])
+
+
+def test_validation_throughput_uses_the_projects_own_input_schema(tmp_path: Path) -> None:
+    (tmp_path / "churn" / "contracts").mkdir(parents=True)
+    (tmp_path / "churn" / "__init__.py").write_text("")
+    (tmp_path / "churn" / "contracts" / "__init__.py").write_text(CONTRACT)
+
+    result = validate("--package", "churn", "--rows", "1000", "--repeat", "1", pythonpath=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"].startswith("churn.contracts.CustomerFeatures")
+
+
+def test_validation_throughput_refuses_to_guess_between_two_input_schemas(tmp_path: Path) -> None:
+    (tmp_path / "churn" / "contracts").mkdir(parents=True)
+    (tmp_path / "churn" / "__init__.py").write_text("")
+    (tmp_path / "churn" / "contracts" / "__init__.py").write_text(
+        CONTRACT + "\n\nclass RawInput(CustomerFeatures):\n    pass\n"
+    )
+
+    result = validate("--package", "churn", "--rows", "1000", pythonpath=tmp_path)
+
+    assert result.returncode != 0
+    assert "expected exactly one whose name says input or features" in result.stderr
