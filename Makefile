@@ -9,7 +9,7 @@ DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.
 CONTAINER_TOOLS := buildah debootstrap podman
 
-.PHONY: help dev test test-fast test-slow lint demo
+.PHONY: help dev test test-fast test-slow lint demo bench
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -39,8 +39,12 @@ test-slow: dev ## Run the slow tier only: generated projects' own make setup/che
 	$(UV) run pytest -m slow
 
 lint: dev ## Lint and format-check the template repository's own Python code.
-	$(UV) run ruff check hooks tests
-	$(UV) run ruff format --check hooks tests
+	$(UV) run ruff check hooks tests bench
+	$(UV) run ruff format --check hooks tests bench
+
+# Not part of `test`: a benchmark reports wall times, it never passes or fails on them.
+bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/results.md (minutes).
+	$(UV) run --locked --group bench python bench/run.py $(BENCH_ARGS)
 
 demo: dev ## Generate a project with the default answers into ./demo.
 	rm -rf demo

@@ -1,0 +1,795 @@
+"""Handoff side by side: generation, time to green, update, checks, validation.
+
+Times this template against Kedro (`kedro new`), cookiecutter-data-science (`ccds`,
+when CCDS_TEMPLATE names a local clone of its template) and Copier's own floor (the
+same number of plain files, no Jinja). Writes a Markdown report to bench/results.md
+and prints it. `make bench` runs it; `--quick` does one run of each, no cold cache.
+
+Every command runs as a user would run it, in a fresh temporary directory, with git
+identity, Jupyter data and uv interpreter downloads isolated from this machine's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results.md"
+PROJECT = "churn-model"  # Every tool generates into a folder of this name.
+PEER_PYTHON = "3.12"  # The template's default Python, used for the peers' venvs too.
+# Kedro's closest project: its own template (in the package), with its lint and test
+# tools; its example pipeline is a starter on GitHub, which this machine cannot reach.
+KEDRO_NEW = "new --name 'Churn Model' --tools lint,test,data --example n --telemetry no"
+
+# Targets on the 2-core reference machine: reported, never asserted.
+TARGET_FLOOR_RATIO = 1.25
+TARGET_GREEN_WARM_S = 60.0
+TARGET_CHECK_S = 30.0
+
+
+# --- Statistics and formatting (pure) --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Stats:
+    median: float
+    minimum: float
+    maximum: float
+    runs: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Stats:
+        if not samples:
+            raise ValueError("no samples to summarise")
+        return cls(statistics.median(samples), min(samples), max(samples), len(samples))
+
+
+@dataclass
+class Row:
+    """One line of the results table: a measure, its timings and its ratios."""
+
+    measure: str
+    stats: Stats | None  # None: not measured, `note` says why.
+    note: str = ""
+    ratios: dict[str, float] = field(default_factory=dict)
+
+
+def ratio_text(ratios: Mapping[str, float]) -> str:
+    return ", ".join(f"{value:.2f}x {name}" for name, value in ratios.items())
+
+
+def seconds_text(seconds: float) -> str:
+    return f"{seconds:.2f} s" if seconds < 100 else f"{seconds:.0f} s"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table; `|` in cells is escaped."""
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {list(row)} has {len(row)} cells, header has {len(header)}")
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(header), line(["---"] * len(header)), *map(line, rows)])
+
+
+def timing_table(rows: Sequence[Row]) -> str:
+    cells = []
+    for row in rows:
+        if row.stats is None:
+            cells.append([row.measure, "not measured", "", "", "", row.note])
+            continue
+        s = row.stats
+        notes = "; ".join(part for part in (ratio_text(row.ratios), row.note) if part)
+        cells.append(
+            [
+                row.measure,
+                seconds_text(s.median),
+                seconds_text(s.minimum),
+                seconds_text(s.maximum),
+                str(s.runs),
+                notes,
+            ]
+        )
+    return markdown_table(["Measure", "Median", "Min", "Max", "Runs", "Ratios and notes"], cells)
+
+
+def target_line(name: str, value: float, limit: float, unit: str) -> str:
+    verdict = "met" if value <= limit else "MISSED"
+    return f"- {name}: {value:.2f}{unit} (target ≤ {limit:g}{unit}): {verdict}"
+
+
+# --- Running commands --------------------------------------------------------------
+
+
+class CommandFailed(RuntimeError):
+    pass
+
+
+def tool_env(home: Path) -> dict[str, str]:
+    """This process's environment, with git, Jupyter and uv isolated for the runs."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV"))}
+    env = {k: v for k, v in env.items() if not k.startswith("UV_") or k == "UV_CACHE_DIR"}
+    (home / "gitconfig").write_text("[init]\n\tdefaultBranch = main\n")
+    env.update(
+        GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Handoff Bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="Handoff Bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+        JUPYTER_DATA_DIR=str(home / "jupyter"),
+        UV_PYTHON_DOWNLOADS="never",  # Offline machine: use installed interpreters.
+        KEDRO_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="1",
+    )
+    if shutil.which("pyenv"):  # Expose every installed 3.x, as the template's tests do.
+        versions = subprocess.run(
+            ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=True
+        ).stdout.split()
+        env["PYENV_VERSION"] = ":".join(v for v in versions if v.startswith("3.1"))
+    return env
+
+
+def run(
+    args: Sequence[str], cwd: Path, env: Mapping[str, str], check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        list(args), cwd=cwd, env=dict(env), capture_output=True, text=True, check=False
+    )
+    if check and result.returncode != 0:
+        raise CommandFailed(
+            f"`{' '.join(args)}` exited {result.returncode} in {cwd}\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+    return result
+
+
+def timed(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> float:
+    start = time.perf_counter()
+    run(args, cwd, env)
+    return time.perf_counter() - start
+
+
+def alternate(
+    contenders: Mapping[str, Callable[[], float]], runs: int, warmup: int = 1
+) -> dict[str, list[float]]:
+    """Run each contender in turn, round after round, so drift hits all alike.
+
+    The first `warmup` rounds fill caches and are dropped.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in contenders}
+    for round_ in range(warmup + runs):
+        for name, measure in contenders.items():
+            seconds = measure()
+            if round_ >= warmup:
+                samples[name].append(seconds)
+    return samples
+
+
+def fresh_dir(root: Path, name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root))
+
+
+# --- The things being compared ---------------------------------------------------
+
+
+@dataclass
+class Bench:
+    root: Path
+    env: dict[str, str]
+    runs: int
+    green_runs: int
+    cold: bool
+    ccds_template: Path | None
+    notes: list[str] = field(default_factory=list)
+    # The figures the targets are judged on, set by the measures that produce them.
+    generation_ratio: float = float("nan")
+    green_warm: float = float("nan")
+    check_median: float = float("nan")
+    kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
+    green_steps: dict[str, list[float]] = field(default_factory=dict)
+    warmup: int = 1
+
+    @property
+    def copier(self) -> str:
+        return require("copier")
+
+    # Templates ------------------------------------------------------------------
+
+    def snapshot_template(self) -> Path:
+        """The template's working tree as a plain folder: Copier renders it without git."""
+        dst = self.root / "handoff-template"
+        if not dst.exists():
+            dst.mkdir()
+            for name in ("copier.yml", "template", "hooks"):
+                source = REPO / name
+                if source.is_dir():
+                    shutil.copytree(
+                        source, dst / name, ignore=shutil.ignore_patterns("__pycache__")
+                    )
+                else:
+                    shutil.copy2(source, dst / name)
+        return dst
+
+    def floor_template(self, generated: Path) -> Path:
+        """A template whose payload is a generated project's files, verbatim.
+
+        Same file count, paths and sizes as ours, but no `.jinja` file and no question,
+        so Copier only walks and copies: its own cost, apart from the template's.
+        """
+        dst = self.root / "floor-template"
+        if not dst.exists():
+            shutil.copytree(generated, dst / "template")
+            (dst / "copier.yml").write_text("_subdirectory: template\n")
+        return dst
+
+    # Generation -------------------------------------------------------------------
+
+    def copy_command(self, template: Path, *options: str) -> list[str]:
+        """`copier copy --defaults` of `template` into ./churn-model."""
+        return [self.copier, "copy", "--defaults", "--quiet", *options, str(template), PROJECT]
+
+    def generation(self) -> list[Row]:
+        ours = self.snapshot_template()
+        sample = fresh_dir(self.root, "sample")
+        run(self.copy_command(ours), sample, self.env)
+        sample /= PROJECT
+        n_files = count_files(sample)
+        floor = self.floor_template(sample)
+
+        def copier_copy(template: Path) -> Callable[[], float]:
+            def measure() -> float:
+                parent = fresh_dir(self.root, "gen")
+                seconds = timed(
+                    self.copy_command(template),
+                    parent,
+                    self.env,
+                )
+                shutil.rmtree(parent)
+                return seconds
+
+            return measure
+
+        contenders: dict[str, Callable[[], float]] = {
+            "handoff": copier_copy(ours),
+            "floor": copier_copy(floor),
+            "kedro": lambda: self.in_fresh_dir(self.kedro_new),
+        }
+        if self.ccds_template:
+            contenders["ccds"] = lambda: self.in_fresh_dir(self.ccds_new)
+        samples = alternate(contenders, self.runs, self.warmup)
+
+        stats = {name: Stats.of(values) for name, values in samples.items()}
+        peers = {"floor": "Copier floor", "kedro": "Kedro", "ccds": "CCDS"}
+        rows = [
+            Row(
+                f"Generate: `copier copy --defaults` of Handoff ({n_files} files)",
+                stats["handoff"],
+                ratios={
+                    label: stats["handoff"].median / stats[name].median
+                    for name, label in peers.items()
+                    if name in stats
+                },
+            ),
+            Row(
+                f"Generate: Copier floor (`copier copy` of {n_files} plain files, no Jinja)",
+                stats["floor"],
+            ),
+            Row(
+                f"Generate: `kedro {KEDRO_NEW}`",
+                stats["kedro"],
+                note=f"{count_files(self.kedro_sample())} files",
+            ),
+            self.ccds_row("Generate: `ccds --no-input` on $CCDS_TEMPLATE", stats.get("ccds")),
+        ]
+        self.generation_ratio = stats["handoff"].median / stats["floor"].median
+        self.notes += [
+            "Handoff and the floor are copied from plain local folders (the template's working "
+            "tree, no git clone), each into a fresh empty directory, by the `copier` CLI.",
+            "The floor's payload is a generated Handoff project's own files, verbatim: same "
+            "count, paths and sizes, no `.jinja` file and no question.",
+            "`kedro new` renders the template shipped in its package, telemetry off "
+            "(KEDRO_DISABLE_TELEMETRY, `--telemetry no`); `--example n` because the example "
+            "pipeline is a starter fetched from GitHub, which this machine cannot reach.",
+        ]
+        return rows
+
+    def ccds_row(self, measure: str, stats: Stats | None) -> Row:
+        if self.ccds_template is None:
+            return Row(measure, None, "not measured: CCDS_TEMPLATE unset")
+        return Row(measure, stats)
+
+    def in_fresh_dir(self, make: Callable[[Path], Path]) -> float:
+        parent = fresh_dir(self.root, "peer")
+        start = time.perf_counter()
+        make(parent)
+        seconds = time.perf_counter() - start
+        shutil.rmtree(parent)
+        return seconds
+
+    def kedro_new(self, parent: Path, env: Mapping[str, str] | None = None) -> Path:
+        run([require("kedro"), *shlex.split(KEDRO_NEW)], parent, env or self.env)
+        return parent / PROJECT
+
+    def kedro_sample(self) -> Path:
+        return self.kedro_new(fresh_dir(self.root, "kedro-sample"))
+
+    def ccds_new(self, parent: Path, env: Mapping[str, str] | None = None) -> Path:
+        assert self.ccds_template is not None
+        run(
+            [require("ccds"), str(self.ccds_template), "--no-input", "--output-dir", str(parent)],
+            parent,
+            env or self.env,
+        )
+        (project,) = [p for p in parent.iterdir() if p.is_dir()]
+        return project
+
+    # Time to green ----------------------------------------------------------------
+
+    def green_ours(self, env: Mapping[str, str], keep: bool = False) -> tuple[float, Path]:
+        """Empty directory to a passing `make check`, following the README's steps."""
+        parent = fresh_dir(self.root, "green")
+        dst = parent / PROJECT
+        steps = {
+            "copy": [self.copy_command(self.snapshot_template())],
+            "git": [
+                ["git", "init", "-q"],
+                ["git", "add", "-A"],
+                ["git", "commit", "-q", "-m", "Start from the Handoff template"],
+            ],
+            "make setup": [["make", "setup"]],
+            "make check": [["make", "check"]],
+        }
+        seconds = 0.0
+        for step, commands in steps.items():
+            start = time.perf_counter()
+            for command in commands:
+                run(command, parent if step == "copy" else dst, env)
+            self.green_steps.setdefault(step, []).append(time.perf_counter() - start)
+            seconds += self.green_steps[step][-1]
+        if not keep:
+            shutil.rmtree(parent)
+        return seconds, dst
+
+    def green_kedro(self, env: Mapping[str, str]) -> float:
+        """Kedro's nearest equivalent: new, install into a fresh venv with uv, its tests."""
+        parent = fresh_dir(self.root, "kedro-green")
+        start = time.perf_counter()
+        project = self.kedro_new(parent, env)
+        venv_env = self.venv(project, env)
+        run(["uv", "pip", "install", "-r", "requirements.txt", "-e", ".[dev]"], project, venv_env)
+        run(["pytest", "-q"], project, venv_env)
+        seconds = time.perf_counter() - start
+        for lint in ("ruff check .", "ruff format --check ."):
+            self.kedro_lint[lint] = (
+                run(lint.split(), project, venv_env, check=False).returncode == 0
+            )
+        shutil.rmtree(parent)
+        return seconds
+
+    def green_ccds(self, env: Mapping[str, str]) -> float:
+        """CCDS's nearest equivalent: new, install its requirements with uv, `make lint`."""
+        parent = fresh_dir(self.root, "ccds-green")
+        start = time.perf_counter()
+        project = self.ccds_new(parent, env)
+        venv_env = self.venv(project, env)
+        run(["uv", "pip", "install", "-r", "requirements.txt"], project, venv_env)
+        run(["make", "lint"], project, venv_env)
+        seconds = time.perf_counter() - start
+        shutil.rmtree(parent)
+        return seconds
+
+    def venv(self, project: Path, env: Mapping[str, str]) -> dict[str, str]:
+        run(["uv", "venv", "--quiet", "--python", PEER_PYTHON, ".venv"], project, env)
+        venv = project / ".venv"
+        return {**env, "VIRTUAL_ENV": str(venv), "PATH": f"{venv / 'bin'}{os.pathsep}{env['PATH']}"}
+
+    def time_to_green(self) -> tuple[list[Row], Path]:
+        kept: list[Path] = []
+
+        def ours(env: Mapping[str, str]) -> float:
+            seconds, project = self.green_ours(env, keep=not kept)
+            kept.append(project)
+            return seconds
+
+        def with_cache(
+            measure: Callable[[Mapping[str, str]], float], cold: bool
+        ) -> Callable[[], float]:
+            def go() -> float:
+                if not cold:
+                    return measure(self.env)
+                cache = fresh_dir(self.root, "uv-cache")
+                seconds = measure({**self.env, "UV_CACHE_DIR": str(cache)})
+                shutil.rmtree(cache)
+                return seconds
+
+            return go
+
+        ours_how = (
+            "`copier copy --defaults`, `git init`, `git add -A`, `git commit`, `make setup` "
+            "(uv lock + uv sync + git hooks + Jupyter kernel), `make check`"
+        )
+        kedro_how = (
+            "`kedro new` (as above), `uv venv --python 3.12`, "
+            "`uv pip install -r requirements.txt -e .[dev]`, `pytest` (its own tests)"
+        )
+        ccds_how = "`ccds --no-input`, `uv venv`, `uv pip install -r requirements.txt`, `make lint`"
+        rows: list[Row] = []
+        for cold in (False, True) if self.cold else (False,):
+            cache = "cold uv cache (fresh UV_CACHE_DIR)" if cold else "warm uv cache"
+            contenders: dict[str, Callable[[], float]] = {
+                "handoff": with_cache(ours, cold),
+                "kedro": with_cache(self.green_kedro, cold),
+            }
+            if self.ccds_template:
+                contenders["ccds"] = with_cache(self.green_ccds, cold)
+            # Cold runs need no warm-up: every one starts from nothing by design.
+            self.green_steps.clear()
+            samples = alternate(
+                contenders, 1 if cold else self.green_runs, 0 if cold else self.warmup
+            )
+            stats = {name: Stats.of(values) for name, values in samples.items()}
+            peers = {"kedro": "Kedro", "ccds": "CCDS"}
+            rows += [
+                Row(
+                    f"Time to green, Handoff, {cache}",
+                    stats["handoff"],
+                    note=ours_how,
+                    ratios={
+                        label: stats["handoff"].median / stats[name].median
+                        for name, label in peers.items()
+                        if name in stats
+                    },
+                ),
+                Row(f"Time to green, Kedro, {cache}", stats["kedro"], note=kedro_how),
+                self.ccds_row(f"Time to green, CCDS, {cache}", stats.get("ccds")),
+            ]
+            steps = ", ".join(
+                f"{step} {statistics.median(values[-len(samples['handoff']) :]):.1f} s"
+                for step, values in self.green_steps.items()
+            )
+            rows[-3].note += f"; median steps: {steps}"
+            if not cold:
+                self.green_warm = stats["handoff"].median
+            if self.ccds_template:
+                rows[-1].note = ccds_how
+        if not self.cold:
+            rows.append(Row("Time to green, cold uv cache", None, "not measured: --quick"))
+        if self.kedro_lint:
+            verdicts = [
+                f"`{lint}` {'passes' if ok else 'fails'}" for lint, ok in self.kedro_lint.items()
+            ]
+            self.notes.append(
+                "Kedro's fresh project (its `lint` tool chosen) passes its own `pytest`; on it, "
+                + " and ".join(verdicts)
+                + (
+                    "."
+                    if all(self.kedro_lint.values())
+                    else ", so its time to green stops at its tests."
+                )
+            )
+        return rows, kept[0]
+
+    # Update -----------------------------------------------------------------------
+
+    def update(self) -> list[Row]:
+        """`copier update` from v0.1.0 to v0.2.0 of a throwaway clone of the template."""
+        source = self.root / "versioned-template"
+        shutil.copytree(self.snapshot_template(), source)
+        run(["git", "init", "-q"], source, self.env)
+        commit_all(source, self.env, "v0.1.0")
+        run(["git", "tag", "v0.1.0"], source, self.env)
+        standard = source / "template" / "standards" / "ruff-research.toml"
+        standard.write_text(standard.read_text() + "# v0.2.0: a changed standard.\n")
+        commit_all(source, self.env, "v0.2.0")
+        run(["git", "tag", "v0.2.0"], source, self.env)
+
+        parent = fresh_dir(self.root, "update")
+        project = parent / PROJECT
+        run(self.copy_command(source, "--vcs-ref", "v0.1.0"), parent, self.env)
+        run(["git", "init", "-q"], project, self.env)
+        commit_all(project, self.env, "Start from v0.1.0")
+        command = [self.copier, "update", "--defaults", "--quiet", "--vcs-ref", "v0.2.0"]
+
+        def measure() -> float:
+            seconds = timed(command, project, self.env)
+            if "v0.2.0" not in (project / "standards" / "ruff-research.toml").read_text():
+                raise CommandFailed("copier update did not bring v0.2.0's standard")
+            run(["git", "reset", "-q", "--hard"], project, self.env)
+            run(["git", "clean", "-fdq"], project, self.env)
+            return seconds
+
+        samples = alternate({"update": measure}, self.runs, self.warmup)
+        return [
+            Row(
+                "Update: `copier update --defaults --vcs-ref v0.2.0` from v0.1.0 "
+                "(one standard file changed)",
+                Stats.of(samples["update"]),
+            )
+        ]
+
+    # Check suite ------------------------------------------------------------------
+
+    def check_suite(self, project: Path) -> list[Row]:
+        gates = check_gates(project, self.env)
+        targets = ["check", *gates]
+        help_text = run(["make", "help"], project, self.env).stdout
+        has_handoff = re.search(r"^\s*handoff\s", help_text, re.MULTILINE) is not None
+        if has_handoff:
+            targets.append("handoff")
+        contenders = {
+            target: (lambda t=target: timed(["make", t], project, self.env)) for target in targets
+        }
+        samples = alternate(contenders, self.green_runs, self.warmup)
+        stats = {name: Stats.of(values) for name, values in samples.items()}
+        total = sum(stats[gate].median for gate in gates)
+        slowest = max(gates, key=lambda gate: stats[gate].median)
+        self.check_median = stats["check"].median
+        rows = [
+            Row(
+                "Check suite: `make check` (after one warm-up run)",
+                stats["check"],
+                note=f"its gates, each run by itself below, sum to {total:.2f} s",
+            )
+        ]
+        for gate in gates:
+            rows.append(
+                Row(
+                    f"Check gate: `make {gate}`",
+                    stats[gate],
+                    note=f"{stats[gate].median / total:.0%} of the gates' sum"
+                    + (" (slowest)" if gate == slowest else ""),
+                )
+            )
+        if has_handoff:
+            rows.append(Row("Check suite: `make handoff`", stats["handoff"]))
+        else:
+            rows.append(Row("Check suite: `make handoff`", None, "not present in `make help`"))
+        return rows
+
+    # Validation throughput ----------------------------------------------------------
+
+    def validation(self, project: Path, rows: Sequence[int]) -> tuple[str, str]:
+        package = answer(project, "package_name")
+        script = str(REPO / "bench" / "validate.py")
+        args = ["--rows", *map(str, rows)]
+        if (project / "package" / "src" / package / "contracts").is_dir():
+            python = str(project / ".venv" / "bin" / "python")
+            out = run([python, script, "--package", package, *args], project, self.env).stdout
+        else:
+            out = run([sys.executable, script, *args], project, self.env).stdout
+        report = json.loads(out)
+        cells = []
+        for result in report["results"]:
+            rates = [result["rows"] / s for s in result["seconds"]]
+            stats = Stats.of(rates)
+            cells.append(
+                [
+                    f"{result['rows']:,}",
+                    f"{stats.median:,.0f}",
+                    f"{stats.minimum:,.0f}",
+                    f"{stats.maximum:,.0f}",
+                    str(stats.runs),
+                ]
+            )
+        table = markdown_table(["Rows", "Median rows/s", "Min rows/s", "Max rows/s", "Runs"], cells)
+        return table, report["schema"]
+
+
+# --- Helpers ----------------------------------------------------------------------
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        raise SystemExit(f"`{tool}` is not on PATH: run through `make bench` (uv's bench group).")
+    return path
+
+
+def count_files(path: Path) -> int:
+    return sum(1 for p in path.rglob("*") if p.is_file())
+
+
+def commit_all(path: Path, env: Mapping[str, str], message: str) -> None:
+    run(["git", "add", "-A"], path, env)
+    run(["git", "commit", "-q", "--no-verify", "-m", message], path, env)
+
+
+def answer(project: Path, key: str) -> str:
+    match = re.search(rf"^{key}: (\S+)$", (project / ".copier-answers.yml").read_text(), re.M)
+    if match is None:
+        raise SystemExit(f"{key} is missing from {project / '.copier-answers.yml'}")
+    return match.group(1)
+
+
+def check_gates(project: Path, env: Mapping[str, str]) -> list[str]:
+    """The prerequisites of `make check`, read from make's own database."""
+    database = run(["make", "-pRrq", "check"], project, env, check=False).stdout
+    match = re.search(r"^check:(.*)$", database, re.MULTILINE)
+    if match is None:
+        raise SystemExit(f"no `check` target in {project / 'Makefile'}")
+    return match.group(1).split()
+
+
+def version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def loads(averages: Sequence[float]) -> str:
+    return "/".join(f"{load:.1f}" for load in averages)
+
+
+def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[float]) -> list[str]:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    mem_kib = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    uv = subprocess.run(["uv", "--version"], capture_output=True, text=True, check=False)
+    return [
+        f"- Started {started:%Y-%m-%d %H:%M} UTC, took {elapsed / 60:.0f} min; load average "
+        f"(1/5/15 min) {loads(start_load)} at the start, {loads(os.getloadavg())} at the end",
+        f"- CPU: {model.group(1) if model else platform.processor() or 'unknown'}, "
+        f"{os.cpu_count()} cores; memory {int(mem_kib.group(1)) / 2**20:.1f} GiB"
+        if mem_kib
+        else f"- CPU: {os.cpu_count()} cores",
+        f"- OS: {platform.platform()}; the benchmark ran at niceness {os.nice(0)}",
+        f"- Python {platform.python_version()} (runs the tools); generated projects and "
+        f"peers' venvs use Python {PEER_PYTHON}",
+        f"- {uv.stdout.strip() or 'uv: not found'}; copier {version('copier')}; "
+        f"kedro {version('kedro')}; cookiecutter-data-science {version('cookiecutter-data-science')}; "
+        f"pandera {version('pandera')}",
+    ]
+
+
+# --- Main -------------------------------------------------------------------------
+
+
+SECTIONS = ("generation", "update", "green", "checks", "validation")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Benchmark Handoff against Kedro, cookiecutter-data-science and "
+        "Copier's own floor; write a Markdown report. Set CCDS_TEMPLATE to a local clone "
+        "of the cookiecutter-data-science template to include it.",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one run of each, no warm-up, no cold cache, 10k rows: a smoke run, not a result",
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs of generation and update")
+    parser.add_argument(
+        "--green-runs", type=int, default=3, help="runs of time to green and of the check gates"
+    )
+    parser.add_argument(
+        "--sections",
+        nargs="+",
+        choices=SECTIONS,
+        default=list(SECTIONS),
+        help="what to measure (default: all)",
+    )
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS, help=f"Markdown report (default {RESULTS})"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    start_load = os.getloadavg()
+    started, start = datetime.datetime.now(datetime.UTC), time.perf_counter()
+    ccds = os.environ.get("CCDS_TEMPLATE")
+    sections = set(args.sections)
+    rows: list[Row] = []
+    validation: list[str] = []
+    targets: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
+        root = Path(tmp)
+        bench = Bench(
+            root=root,
+            env=tool_env(root),
+            runs=1 if args.quick else args.runs,
+            green_runs=1 if args.quick else args.green_runs,
+            cold=not args.quick,
+            ccds_template=Path(ccds).resolve() if ccds else None,
+            warmup=0 if args.quick else 1,
+        )
+        if "generation" in sections:
+            print("Generation...", file=sys.stderr)
+            rows += bench.generation()
+            targets.append(
+                target_line(
+                    "Generation vs Copier's floor", bench.generation_ratio, TARGET_FLOOR_RATIO, "x"
+                )
+            )
+        if "update" in sections:
+            print("Update...", file=sys.stderr)
+            rows += bench.update()
+        project: Path | None = None
+        if "green" in sections:
+            print("Time to green...", file=sys.stderr)
+            green_rows, project = bench.time_to_green()
+            rows += green_rows
+            targets.append(
+                target_line(
+                    "Time to green, warm cache", bench.green_warm, TARGET_GREEN_WARM_S, " s"
+                )
+            )
+        if sections & {"checks", "validation"} and project is None:
+            print("Setting up a project...", file=sys.stderr)
+            _, project = bench.green_ours(bench.env, keep=True)
+        if "checks" in sections and project is not None:
+            print("Check suite...", file=sys.stderr)
+            rows += bench.check_suite(project)
+            targets.append(target_line("`make check`", bench.check_median, TARGET_CHECK_S, " s"))
+        if "validation" in sections and project is not None:
+            print("Validation...", file=sys.stderr)
+            table, schema = bench.validation(
+                project, [10_000] if args.quick else [100_000, 1_000_000]
+            )
+            validation = [
+                "## Contract validation throughput",
+                "",
+                f"Input validation with {schema}.",
+                "",
+                table,
+                "",
+            ]
+
+    skipped = [name for name in SECTIONS if name not in sections]
+    lines = [
+        "# Handoff benchmarks",
+        "",
+        "Written by `make bench` (bench/run.py)"
+        + (" in --quick mode: one run each, not a result." if args.quick else "."),
+        "Medians of alternated runs after one warm-up round; cold runs have no warm-up.",
+        "The machine may be shared: the load average below says how busy it was.",
+        *([f"Sections not run: {', '.join(skipped)}."] if skipped else []),
+        "",
+        "## Machine",
+        "",
+        *machine(started, time.perf_counter() - start, start_load),
+        "",
+        "## Wall time",
+        "",
+        timing_table(rows),
+        "",
+        *validation,
+        "## Targets (reported, not asserted)",
+        "",
+        *targets,
+        "",
+        "## Notes",
+        "",
+        *(f"- {note}" for note in bench.notes),
+        "",
+    ]
+    report = "\n".join(lines)
+    args.output.write_text(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

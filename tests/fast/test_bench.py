@@ -1,0 +1,132 @@
+"""bench/run.py's pure parts: statistics, Markdown, ordering of runs, its command line.
+
+The benchmark itself is a script (`make bench`), never a timed test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from tests.conftest import REPO
+
+SCRIPT = REPO / "bench" / "run.py"
+
+
+def load_bench() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = load_bench()
+
+
+@pytest.mark.parametrize(
+    ("samples", "median", "minimum", "maximum"),
+    [
+        ([3.0, 1.0, 2.0], 2.0, 1.0, 3.0),
+        ([4.0, 1.0, 3.0, 2.0], 2.5, 1.0, 4.0),
+        ([5.0], 5.0, 5.0, 5.0),
+    ],
+    ids=["odd", "even", "single"],
+)
+def test_stats_give_median_min_max_and_run_count(samples, median, minimum, maximum) -> None:
+    stats = bench.Stats.of(samples)
+
+    assert (stats.median, stats.minimum, stats.maximum, stats.runs) == (
+        median,
+        minimum,
+        maximum,
+        len(samples),
+    )
+
+
+def test_stats_of_no_samples_is_an_error_not_a_zero() -> None:
+    with pytest.raises(ValueError, match="no samples"):
+        bench.Stats.of([])
+
+
+def test_markdown_table_has_header_separator_and_escaped_cells() -> None:
+    table = bench.markdown_table(["A", "B"], [["1", "x | y"], ["2", ""]])
+
+    assert table.splitlines() == [
+        "| A | B |",
+        "| --- | --- |",
+        "| 1 | x \\| y |",
+        "| 2 |  |",
+    ]
+
+
+def test_markdown_table_refuses_a_row_of_the_wrong_width() -> None:
+    with pytest.raises(ValueError, match="has 1 cells, header has 2"):
+        bench.markdown_table(["A", "B"], [["only one"]])
+
+
+def test_timing_table_shows_ratios_and_says_why_a_row_was_not_measured() -> None:
+    rows = [
+        bench.Row("Ours", bench.Stats.of([2.0, 3.0, 4.0]), ratios={"floor": 1.5, "Kedro": 0.75}),
+        bench.Row("Peer", None, "not measured: CCDS_TEMPLATE unset"),
+    ]
+
+    lines = bench.timing_table(rows).splitlines()
+
+    assert lines[2] == "| Ours | 3.00 s | 2.00 s | 4.00 s | 3 | 1.50x floor, 0.75x Kedro |"
+    assert lines[3] == "| Peer | not measured |  |  |  | not measured: CCDS_TEMPLATE unset |"
+
+
+@pytest.mark.parametrize(
+    ("value", "verdict"), [(1.2, "met"), (1.25, "met"), (1.3, "MISSED")], ids=str
+)
+def test_target_line_says_whether_the_target_was_met(value, verdict) -> None:
+    line = bench.target_line("Generation vs floor", value, 1.25, "x")
+
+    assert line == f"- Generation vs floor: {value:.2f}x (target ≤ 1.25x): {verdict}"
+
+
+def test_runs_alternate_between_contenders_and_warm_up_rounds_are_dropped() -> None:
+    calls: list[str] = []
+
+    def contender(name: str, seconds: float):
+        def measure() -> float:
+            calls.append(name)
+            return seconds + len(calls)  # Each call returns a distinct value.
+
+        return measure
+
+    samples = bench.alternate({"a": contender("a", 0), "b": contender("b", 100)}, runs=2, warmup=1)
+
+    assert calls == ["a", "b", "a", "b", "a", "b"]
+    assert samples == {"a": [3, 5], "b": [104, 106]}
+
+
+def test_check_gates_are_read_from_the_makefile(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(
+        "check: format-check lint test ## Run every check.\nformat-check lint test:\n\t@true\n"
+    )
+
+    assert bench.check_gates(tmp_path, {"PATH": "/usr/bin:/bin"}) == [
+        "format-check",
+        "lint",
+        "test",
+    ]
+
+
+def test_help_lists_the_quick_mode_and_the_sections() -> None:
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "--quick" in result.stdout
+    assert "--sections" in result.stdout
+    assert "CCDS_TEMPLATE" in result.stdout
