@@ -33,7 +33,7 @@ test: dev ## Run both test tiers (what CI runs).
 	$(UV) run pytest
 
 test-fast: dev ## Run the fast tier only: render every choice, static validators (under a minute).
-	$(UV) run pytest -m "not slow"
+	$(UV) run pytest -n 2 -m "not slow"
 
 test-slow: dev ## Run the slow tier only: generated projects' own make setup/check, for real.
 	$(UV) run pytest -m slow
