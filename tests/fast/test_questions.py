@@ -116,7 +116,7 @@ def test_every_question_has_a_help_text() -> None:
 
 
 def test_the_reserved_names_cover_this_pythons_standard_library() -> None:
-    reserved = set(yaml.safe_load((REPO / "hooks" / "reserved_names.yml").read_text()))
+    reserved = set(yaml.safe_load((REPO / "hooks" / "reserved_names.yml").read_text()).split())
     stdlib = {n for n in sys.stdlib_module_names if n.isidentifier() and n == n.lower()}
 
     missing = stdlib - reserved
