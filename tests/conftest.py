@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Mapping
@@ -115,6 +117,20 @@ def project_files(project: Path) -> list[Path]:
 def answers(project: Path) -> dict[str, Any]:
     """The answers a project was generated with, as Copier recorded them."""
     return yaml.safe_load((project / ".copier-answers.yml").read_text())
+
+
+# A string, or a comment outside strings: JSON with comments, as VS Code reads it.
+JSONC_TOKEN = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.DOTALL)
+
+
+def read_jsonc(path: Path) -> Any:
+    """Parse JSON with comments strictly: comments go, anything else must be plain JSON
+    (no trailing commas, no single quotes), which json.loads enforces."""
+    text = JSONC_TOKEN.sub(lambda match: match.group(1) or "", path.read_text())
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        pytest.fail(f"{path.name} is not JSON with comments: {error}")
 
 
 # --- Running tools the way a user would ------------------------------------------

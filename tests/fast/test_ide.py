@@ -7,27 +7,13 @@ import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import ANSWER_SETS, REPO, answers, run
+from tests.conftest import ANSWER_SETS, REPO, answers, read_jsonc, run
 
 NAMES = list(ANSWER_SETS)
 DEVCONTAINER_CLI = REPO / ".tools" / "node_modules" / ".bin" / "devcontainer"
-
-# A string, or a comment outside strings: JSON with comments, as VS Code reads it.
-JSONC_TOKEN = re.compile(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', re.DOTALL)
-
-
-def read_jsonc(path: Path) -> Any:
-    """Parse JSON with comments strictly: comments go, anything else must be plain JSON
-    (no trailing commas, no single quotes), which json.loads enforces."""
-    text = JSONC_TOKEN.sub(lambda match: match.group(1) or "", path.read_text())
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as error:
-        pytest.fail(f"{path.name} is not JSON with comments: {error}")
 
 
 def dockerfile_stages(dockerfile: Path) -> dict[str, str]:

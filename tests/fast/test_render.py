@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ANSWER_SETS, answers, project_files, run
+from tests.conftest import ANSWER_SETS, answers, project_files, read_jsonc, run
 
 NAMES = list(ANSWER_SETS)
 
@@ -65,8 +65,7 @@ def test_every_toml_yaml_json_and_notebook_parses(rendered: Mapping[str, Path], 
         elif path.suffix == ".ipynb":
             json.loads(text)
         elif path.suffix == ".json":
-            # VS Code and dev containers read JSON with comments.
-            json.loads(re.sub(r"^\s*//.*$", "", text, flags=re.MULTILINE))
+            read_jsonc(path)  # VS Code and dev containers read JSON with comments.
 
 
 @pytest.mark.parametrize("name", NAMES)
