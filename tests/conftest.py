@@ -212,13 +212,17 @@ def set_up_project(
     def get(name: str) -> Project:
         if name not in projects:
             root = tmp_path_factory.mktemp(f"project-{name}")
-            path = render(template_dir, root / "project", **ANSWER_SETS[name])
-            project = Project(path, tool_env(root))
-            project.run("git", "init", "-q")
-            project.commit("Start from the Handoff template")
-            project.make("setup")
-            project.commit("Lock the environment")
-            projects[name] = project
+            projects[name] = new_project(template_dir, root, ANSWER_SETS[name])
         return projects[name]
 
     return get
+
+
+def new_project(template: Path, root: Path, given: Mapping[str, Any]) -> Project:
+    """Generate into `root`/project, then `git init`, commit and `make setup` as a user would."""
+    project = Project(render(template, root / "project", **given), tool_env(root))
+    project.run("git", "init", "-q")
+    project.commit("Start from the Handoff template")
+    project.make("setup")
+    project.commit("Lock the environment")
+    return project

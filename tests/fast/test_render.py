@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ANSWER_SETS, answers, project_files, read_jsonc, run
+from tests.conftest import ANSWER_SETS, answers, project_files, read_jsonc, render, run
 
 NAMES = list(ANSWER_SETS)
 
@@ -113,15 +115,22 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "package/src/churn_model/contracts/validation.py",
         "package/src/churn_model/data.py", "package/src/churn_model/handoff/__init__.py",
         "package/src/churn_model/handoff/__main__.py",
+        "package/src/churn_model/handoff/candidate.py",
         "package/src/churn_model/handoff/report.py",
         "package/src/churn_model/handoff/rules.py", "package/src/churn_model/model.py",
         "package/src/churn_model/py.typed",
+        "package/src/churn_model/registry/__init__.py",
+        "package/src/churn_model/registry/card.py",
+        "package/src/churn_model/registry/mlflow_store.py",
+        "package/src/churn_model/registry/records.py",
+        "package/src/churn_model/training.py",
         "package/tests/acceptance/golden_sample.csv",
         "package/tests/acceptance/scoring.feature",
-        "package/tests/acceptance/test_scoring.py", "package/tests/test_catalog.py", "package/tests/test_cli.py",
+        "package/tests/acceptance/test_scoring.py", "package/tests/conftest.py",
+        "package/tests/test_catalog.py", "package/tests/test_cli.py",
         "package/tests/test_compat.py", "package/tests/test_contracts.py",
         "package/tests/test_data.py", "package/tests/test_handoff.py",
-        "package/tests/test_model.py", "pyproject.toml", "research/README.md",
+        "package/tests/test_model.py", "package/tests/test_registry.py", "pyproject.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
         "standards/uv.mk",
@@ -146,6 +155,11 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert (f"{package}/data.py" in files) == given["example"]
     # Every project has a model that satisfies the contract: the example's or a stub.
     assert f"{package}/model.py" in files
+    assert f"{package}/training.py" in files
+    # One registry backend, the one answered.
+    registry = given["model_registry"]
+    assert (f"{package}/registry/mlflow_store.py" in files) == (registry == "mlflow")
+    assert (f"{package}/registry/file_store.py" in files) == (registry == "none")
     assert f"{package}/contracts/schemas.py" in files
     assert "package/contracts.lock.json" in files
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
@@ -278,7 +292,27 @@ def test_the_committed_snapshot_matches_the_contract_version(
 
 @pytest.mark.parametrize("name", NAMES)
 def test_make_help_lists_the_handoff_targets(rendered: Mapping[str, Path], name: str) -> None:
-    tasks = (rendered[name] / "standards/tasks.mk").read_text()
+    result = subprocess.run(
+        ["make", "--no-print-directory", "help"],
+        cwd=rendered[name], capture_output=True, text=True, check=True,
+    )  # fmt: skip
 
-    assert re.search(r"^handoff: .*## ", tasks, flags=re.MULTILINE)
-    assert re.search(r"^contract-snapshot: .*## ", tasks, flags=re.MULTILINE)
+    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    assert {"train", "handoff", "promote", "contract-snapshot"} <= listed, result.stdout
+
+
+def test_make_train_in_a_project_without_the_registry_code_says_what_to_do(
+    template_dir: Path, tmp_path: Path
+) -> None:
+    # A project from before the registry: `copier update` brings the targets (in
+    # standards/) but never the code in package/, which is the project's own.
+    project = render(template_dir, tmp_path / "old")
+    shutil.rmtree(project / "package/src/churn_model/registry")
+
+    for target in ("train", "promote"):
+        result = subprocess.run(
+            ["make", "--no-print-directory", target],
+            cwd=project, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert result.returncode != 0
+        assert "This project predates the model registry (template 0.2.0)" in result.stdout

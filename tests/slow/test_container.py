@@ -221,9 +221,11 @@ class Container:
         return inspected["OCIv1"]["config"]
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `command` in /data, as `docker run -v "$PWD:/data" -w /data` would."""
         return self.buildah(
-            "run", "--volume", f"{self.data}:/data", self.name, "--", *command, check=check
-        )
+            "run", "--volume", f"{self.data}:/data", "--workingdir", "/data",
+            self.name, "--", *command, check=check,
+        )  # fmt: skip
 
     def entrypoint(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """What `docker run IMAGE args` runs: the entrypoint with `args`, or the default command."""
@@ -259,9 +261,20 @@ def test_the_image_holds_runtime_dependencies_only(container: Container) -> None
     assert container.run("sh", "-c", "command -v uv", check=False).returncode != 0
 
 
-def test_the_image_trains_and_scores_the_golden_sample(container: Container) -> None:
+@pytest.fixture(scope="module")
+def trained(container: Container, project: Project) -> str:
+    """`train` in the image, in a directory holding the project's data catalog."""
+    shutil.copytree(project.path / "data", container.data / "data")
+    for directory in [container.data / "data", *(container.data / "data").rglob("*")]:
+        directory.chmod(0o777)  # The image's user is not root and writes here.
+    result = container.entrypoint("train")
+    return result.stderr
+
+
+def test_the_image_trains_and_scores_the_golden_sample(container: Container, trained: str) -> None:
     rows = 40
-    container.entrypoint("train", "--output", "/data/model.pkl")
+    slug = container.image.slug
+    assert f"Registered {slug} version 1 as the new candidate" in trained
     container.run(
         "python", "-c",
         f"from {container.image.package}.data import TARGET, make_customers;"
@@ -269,7 +282,7 @@ def test_the_image_trains_and_scores_the_golden_sample(container: Container) -> 
     )  # fmt: skip
 
     result = container.entrypoint(
-        "predict", "--model", "/data/model.pkl", "--input", "/data/golden.csv"
+        "predict", "--model", f"models:/{slug}@candidate", "--input", "/data/golden.csv"
     )
 
     predictions = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -281,13 +294,12 @@ def test_the_image_trains_and_scores_the_golden_sample(container: Container) -> 
         assert row["churned"] == str(probability >= 0.5)
 
 
-def test_bad_input_exits_1_with_a_one_line_error(container: Container) -> None:
+def test_bad_input_exits_1_with_a_one_line_error(container: Container, trained: str) -> None:
     (container.data / "bad.csv").write_text("tenure_months,monthly_charges\n3,70.0\n")
-    if not (container.data / "model.pkl").is_file():
-        container.entrypoint("train", "--output", "/data/model.pkl")
+    model = f"models:/{container.image.slug}@candidate"
 
     result = container.entrypoint(
-        "predict", "--model", "/data/model.pkl", "--input", "/data/bad.csv", check=False
+        "predict", "--model", model, "--input", "/data/bad.csv", check=False
     )
 
     assert result.returncode == 1, result.stderr

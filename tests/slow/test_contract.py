@@ -59,6 +59,8 @@ GATES = {
     "Acceptance scenarios",
     "Contract compatibility",
     "Official data only",
+    "Registry candidate",
+    "Acceptance on the candidate",
 }
 
 # An optional input column that nothing else uses: only the contract can object to it.

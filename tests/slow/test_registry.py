@@ -1,0 +1,416 @@
+"""The model registry as the hand-off point, in generated projects: train, gate, promote, serve.
+
+Each flow runs the project's own make targets, as a data scientist and an ML engineer
+would: against MLflow's embedded SQLite store, against a real `mlflow server` named
+by MLFLOW_TRACKING_URI, and against the file registry of model_registry=none.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ANSWER_SETS, Project, answers, new_project
+
+pytestmark = pytest.mark.slow
+
+GOLDEN_SAMPLE = "package/tests/acceptance/golden_sample.csv"
+
+
+@pytest.fixture(scope="module")
+def mlflow_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The default answers (example, MLflow), set up and never trained before this module."""
+    return new_project(template_dir, tmp_path_factory.mktemp("registry-mlflow"), {})
+
+
+@pytest.fixture(scope="module")
+def files_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The contrasting answers: model_registry=none, no example, ruff, Python 3.11."""
+    given = ANSWER_SETS["contrast"]
+    assert given["model_registry"] == "none"
+    return new_project(template_dir, tmp_path_factory.mktemp("registry-files"), given)
+
+
+def slug(project: Project) -> str:
+    return str(answers(project.path)["project_slug"])
+
+
+def python(project: Project, script: str) -> str:
+    """Run a script in the project's environment; return its standard output."""
+    return project.run("uv", "run", "--frozen", "python", "-c", script).stdout
+
+
+def candidate_gates(project: Project) -> str:
+    """The handoff report of the registry's two gates only (test_contract runs them all
+    on fresh projects)."""
+    package = answers(project.path)["package_name"]
+    gates = ["--only", "candidate", "--only", "candidate-acceptance"]
+    return project.run("uv", "run", "--frozen", "python", "-m", f"{package}.handoff", *gates).stdout
+
+
+def report_rows(output: str) -> dict[str, tuple[str, str]]:
+    """The handoff report's table: gate -> (result, reason)."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == 3 and cells[1] in {"pass", "FAIL"}:
+            rows[cells[0]] = (cells[1], cells[2])
+    return rows
+
+
+def predict(
+    project: Project, model: str, rows: str, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    return project.run(
+        "uv", "run", "--frozen", slug(project), "predict", "--model", model, "--input", rows,
+        check=check,
+    )  # fmt: skip
+
+
+def scored(result: subprocess.CompletedProcess[str]) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def golden_rows(project: Project) -> int:
+    return len((project.path / GOLDEN_SAMPLE).read_text().splitlines()) - 1
+
+
+def promote_under_contract_2(project: Project) -> subprocess.CompletedProcess[str]:
+    """`make promote` after a breaking contract change (CONTRACT_VERSION 1.0.0 -> 2.0.0),
+    before anyone retrained; the change is undone afterwards."""
+    package = answers(project.path)["package_name"]
+    contracts = project.path / f"package/src/{package}/contracts/__init__.py"
+    text = contracts.read_text()
+    assert 'CONTRACT_VERSION = "1.0.0"' in text, "the contract version moved: update this test"
+    contracts.write_text(text.replace('CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"'))
+    try:
+        return project.make("promote", check=False)
+    finally:
+        project.restore()
+
+
+# --- MLflow, embedded: a SQLite file in the project --------------------------------
+
+
+@pytest.fixture(scope="module")
+def trained(mlflow_project: Project) -> str:
+    """`make train` once, after checking what a fresh project says; returns its output."""
+    fresh = candidate_gates(mlflow_project)
+    assert report_rows(fresh)["Registry candidate"] == (
+        "pass",
+        "no candidate yet (information only): `make train` registers one",
+    ), "a fresh project's handoff does not say, as information, that there is no candidate"
+    refused = mlflow_project.make("promote", check=False)
+    assert refused.returncode != 0
+    assert "there is no candidate. `make train` registers one" in refused.stdout
+    assert not (mlflow_project.path / "mlflow.db").exists(), "asking created a store"
+
+    result = mlflow_project.make("train")
+    return result.stdout + result.stderr
+
+
+def test_make_train_shows_progress_and_registers_the_candidate(
+    mlflow_project: Project, trained: str
+) -> None:
+    name = slug(mlflow_project)
+    assert "Loading the training data (customers)." in trained
+    assert "Metrics: roc_auc " in trained
+    assert (
+        f"Registering the model in the MLflow registry at sqlite:///{mlflow_project.path}/mlflow.db"
+        in trained
+    )
+    assert f"Registered {name} version 1 as the new candidate (models:/{name}/1)." in trained
+    assert (mlflow_project.path / "mlflow.db").is_file()
+    assert (mlflow_project.path / "mlartifacts").is_dir(), "the artifacts are not beside the store"
+    status = mlflow_project.run("git", "status", "--porcelain").stdout
+    assert not status, f"the embedded store is not git-ignored:\n{status}"
+
+
+def test_the_registered_version_records_contract_commit_lock_data_metrics_and_card(
+    mlflow_project: Project, trained: str
+) -> None:
+    name = slug(mlflow_project)
+    recorded = json.loads(
+        python(
+            mlflow_project,
+            "import json, mlflow\n"
+            f"mlflow.set_tracking_uri('sqlite:///mlflow.db')\n"
+            "client = mlflow.MlflowClient()\n"
+            f"version = client.get_model_version_by_alias('{name}', 'candidate')\n"
+            f"info = mlflow.models.get_model_info(f'models:/{name}/{{version.version}}')\n"
+            "print(json.dumps({'tags': version.tags, 'card': version.description,\n"
+            "    'metrics': client.get_run(version.run_id).data.metrics,\n"
+            "    'inputs': info.signature.inputs.to_dict(),\n"
+            "    'outputs': info.signature.outputs.to_dict()}))\n",
+        )
+    )
+
+    tags = recorded["tags"]
+    assert tags["contract_version"] == "1.0.0"
+    head = mlflow_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    assert tags["git_commit"] == head
+    lock = hashlib.sha256((mlflow_project.path / "uv.lock").read_bytes()).hexdigest()
+    assert tags["lock_hash"] == f"sha256:{lock}"
+    assert tags["data_sources"] == "customers"
+    assert {"roc_auc", "accuracy", "brier_score"} <= set(recorded["metrics"])
+    # The signature comes from the contract schemas, dtype by dtype, not from the data.
+    assert recorded["inputs"] == [
+        {"type": "long", "name": "tenure_months", "required": True},
+        {"type": "double", "name": "monthly_charges", "required": True},
+        {"type": "string", "name": "contract_type", "required": True},
+        {"type": "long", "name": "support_calls", "required": True},
+    ]
+    assert recorded["outputs"] == [
+        {"type": "double", "name": "churn_probability", "required": True},
+        {"type": "boolean", "name": "churned", "required": True},
+    ]
+    card = recorded["card"]
+    assert card.startswith(f"# Model card: {name}")
+    assert "## Input: Features" in card
+    assert "## Output: Predictions" in card
+    assert f"| customers | @{name}-data-science | silver |" in card, "no data source with its owner"
+    assert "| roc_auc |" in card
+
+
+def test_make_handoff_checks_the_candidate_loaded_from_the_registry(
+    mlflow_project: Project, trained: str
+) -> None:
+    name = slug(mlflow_project)
+
+    rows = report_rows(mlflow_project.make("handoff").stdout)
+
+    outcome, reason = rows["Registry candidate"]
+    assert outcome == "pass", reason
+    assert reason.startswith(f"{name} version 1 (candidate)")
+    assert "contract 1.0.0 is compatible with the code's 1.0.0" in reason
+    assert "its signature matches the contract schemas" in reason
+    assert "trained with the project's environment lock" in reason
+    assert rows["Acceptance on the candidate"] == (
+        "pass",
+        f"scenarios pass against models:/{name}/1",
+    )
+
+
+@pytest.fixture(scope="module")
+def promoted(mlflow_project: Project, trained: str) -> str:
+    return mlflow_project.make("promote").stdout
+
+
+def test_make_promote_moves_the_champion_and_predict_serves_it_by_alias(
+    mlflow_project: Project, promoted: str
+) -> None:
+    name = slug(mlflow_project)
+    assert f"Promoted {name} version 1 to champion (was none)." in promoted
+    assert "Champions so far (oldest first):\n  version 1  " in promoted
+
+    result = predict(mlflow_project, f"models:/{name}@champion", GOLDEN_SAMPLE)
+
+    predictions = scored(result)
+    assert len(predictions) == golden_rows(mlflow_project)
+    assert list(predictions[0]) == ["churn_probability", "churned"]
+    assert all(0.0 <= float(row["churn_probability"]) <= 1.0 for row in predictions)
+
+
+def test_bad_input_to_predict_is_refused_with_the_contracts_named_error(
+    mlflow_project: Project, promoted: str
+) -> None:
+    bad = mlflow_project.path / "bad.csv"
+    bad.write_text("tenure_months,monthly_charges,contract_type\n-3,70.0,monthly\n")
+    try:
+        result = predict(
+            mlflow_project, f"models:/{slug(mlflow_project)}@champion", "bad.csv", check=False
+        )
+    finally:
+        bad.unlink()
+
+    assert result.returncode == 1, result.stderr
+    error = result.stderr.strip().splitlines()[-1]
+    assert "bad.csv: cannot be scored: Features contract violated (3 failures)" in error
+    assert "support_calls: missing column (column_in_dataframe)" in error
+    assert "tenure_months: greater_than_or_equal_to(0) failed" in error
+    assert "contract_type: isin" in error
+    assert not result.stdout, "bad input was scored"
+
+
+def test_a_candidate_under_an_incompatible_contract_version_is_refused_by_make_promote(
+    mlflow_project: Project, promoted: str
+) -> None:
+    name = slug(mlflow_project)
+    mlflow_project.make("train")  # Version 2, under contract 1.0.0.
+
+    result = promote_under_contract_2(mlflow_project)
+
+    assert result.returncode != 0
+    assert (
+        f"Refused: the champion stays version 1. {name} version 2 (candidate) cannot be promoted:"
+        in result.stdout
+    )
+    assert (
+        "trained under contract 1.0.0, incompatible with the code's 2.0.0 "
+        "(another major version): retrain it with `make train`"
+    ) in result.stdout
+    champion = python(
+        mlflow_project,
+        "import mlflow\nmlflow.set_tracking_uri('sqlite:///mlflow.db')\n"
+        f"print(mlflow.MlflowClient().get_model_version_by_alias('{name}', 'champion').version)",
+    )
+    assert champion.strip() == "1", "champion moved although the promotion was refused"
+
+
+# --- MLflow, on a server: MLFLOW_TRACKING_URI -----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def mlflow_server(mlflow_project: Project, tmp_path: Path) -> Iterator[str]:
+    """A real `mlflow server` from the project's environment on 127.0.0.1, stopped afterwards."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = (tmp_path / "server.log").open("w")
+    server = subprocess.Popen(
+        [str(mlflow_project.path / ".venv/bin/mlflow"), "server", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "artifacts")],
+        cwd=tmp_path, env=mlflow_project.env, stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(
+                    f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()}"
+                )
+            time.sleep(1)
+        yield url
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+        log.close()
+
+
+def test_the_same_flow_runs_against_an_mlflow_server_named_by_the_environment(
+    mlflow_project: Project, promoted: str, mlflow_server: str
+) -> None:
+    name = slug(mlflow_project)
+    store = mlflow_project.path / "mlflow.db"
+    before = store.stat().st_mtime_ns
+    mlflow_project.env["MLFLOW_TRACKING_URI"] = mlflow_server
+    try:
+        trained = mlflow_project.make("train")
+        handoff = report_rows(mlflow_project.make("handoff").stdout)
+        promoted_there = mlflow_project.make("promote").stdout
+        predictions = scored(predict(mlflow_project, f"models:/{name}@champion", GOLDEN_SAMPLE))
+    finally:
+        del mlflow_project.env["MLFLOW_TRACKING_URI"]
+
+    assert f"Registering the model in the MLflow registry at {mlflow_server}." in trained.stderr
+    # The server's registry starts empty: its first version, whatever the embedded one holds.
+    assert f"Registered {name} version 1 as the new candidate" in trained.stderr
+    assert handoff["Registry candidate"][0] == "pass", handoff["Registry candidate"]
+    assert handoff["Acceptance on the candidate"][0] == "pass", handoff[
+        "Acceptance on the candidate"
+    ]
+    assert f"Promoted {name} version 1 to champion (was none)." in promoted_there
+    assert len(predictions) == golden_rows(mlflow_project)
+    assert store.stat().st_mtime_ns == before, "the embedded store was used, not the server"
+
+
+# --- model_registry=none: versioned folders under models/ ----------------------------
+
+
+@pytest.fixture(scope="module")
+def file_flow(files_project: Project) -> dict[str, str]:
+    """handoff (fresh), train, handoff, promote: each command's output, by name."""
+    return {
+        "fresh": candidate_gates(files_project),
+        "train": files_project.make("train").stderr,
+        "handoff": files_project.make("handoff").stdout,
+        "promote": files_project.make("promote").stdout,
+    }
+
+
+def test_the_file_registry_runs_the_same_flow(
+    files_project: Project, file_flow: dict[str, str]
+) -> None:
+    name = slug(files_project)
+
+    predictions = scored(predict(files_project, f"models:/{name}@champion", GOLDEN_SAMPLE))
+
+    assert report_rows(file_flow["fresh"])["Registry candidate"][1].startswith("no candidate yet")
+    assert f"Registering the model in the file registry models/{name}/." in file_flow["train"]
+    assert (
+        f"Registered {name} version 1 as the new candidate (models:/{name}/1)."
+        in file_flow["train"]
+    )
+    handoff = report_rows(file_flow["handoff"])
+    assert handoff["Registry candidate"][0] == "pass", handoff["Registry candidate"]
+    assert handoff["Acceptance on the candidate"] == (
+        "pass",
+        f"scenarios pass against models:/{name}/1",
+    )
+    assert f"Promoted {name} version 1 to champion (was none)." in file_flow["promote"]
+    assert len(predictions) == golden_rows(files_project)
+    assert list(predictions[0]) == ["score"]
+
+
+def test_the_file_registry_keeps_a_manifest_a_card_and_the_aliases(
+    files_project: Project, file_flow: dict[str, str]
+) -> None:
+    name = slug(files_project)
+    version = files_project.path / "models" / name / "1"
+
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["contract_version"] == "1.0.0"
+    assert manifest["git_commit"] == files_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    lock = hashlib.sha256((files_project.path / "uv.lock").read_bytes()).hexdigest()
+    assert manifest["lock_hash"] == f"sha256:{lock}"
+    assert "brier_score" in manifest["metrics"]
+    assert manifest["signature"] == {
+        "inputs": [["signal", "double", True]],
+        "outputs": [["score", "double", True]],
+    }
+    assert (version / "model_card.md").read_text().startswith(f"# Model card: {name}")
+    registry = json.loads((files_project.path / "models" / name / "registry.json").read_text())
+    assert registry["aliases"]["champion"] == "1"
+    assert registry["promotions"][0]["version"] == "1"
+
+
+def test_the_file_registry_refuses_an_incompatible_candidate(
+    files_project: Project, file_flow: dict[str, str]
+) -> None:
+    index = files_project.path / "models" / slug(files_project) / "registry.json"
+    champion = json.loads(index.read_text())["aliases"]["champion"]
+    files_project.make("train")
+
+    result = promote_under_contract_2(files_project)
+
+    assert result.returncode != 0
+    assert "trained under contract 1.0.0, incompatible with the code's 2.0.0" in result.stdout
+    assert json.loads(index.read_text())["aliases"]["champion"] == champion, (
+        "champion moved although the promotion was refused"
+    )
