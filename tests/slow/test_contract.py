@@ -82,7 +82,7 @@ def test_make_handoff_passes_as_generated_and_writes_the_report(
     assert not failed, failed
     report = (project.path / "reports/handoff.md").read_text()
     assert report in result.stdout, "reports/handoff.md differs from the printed report"
-    assert "**PASSED**: all 9 gates passed." in report
+    assert f"**PASSED**: all {len(GATES)} gates passed." in report
     assert not project.run("git", "status", "--porcelain").stdout, "make handoff changed files"
 
 
