@@ -133,6 +133,22 @@ def read_jsonc(path: Path) -> Any:
         pytest.fail(f"{path.name} is not JSON with comments: {error}")
 
 
+def dockerfile_instructions(path: Path) -> list[str]:
+    """A Dockerfile's instructions, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n\s*", " ", path.read_text())
+    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def dockerfile_stage(instructions: list[str], name: str) -> list[str]:
+    """The instructions of the stage `FROM ... AS name`, up to the next FROM."""
+    starts = [i for i, line in enumerate(instructions) if line.startswith("FROM")]
+    named = [i for i in starts if instructions[i].endswith(f" AS {name}")]
+    if not named:
+        pytest.fail(f"the Dockerfile has no stage {name!r}")
+    end = next((i for i in starts if i > named[0]), len(instructions))
+    return instructions[named[0] : end]
+
+
 # --- Running tools the way a user would ------------------------------------------
 
 

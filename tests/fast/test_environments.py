@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ANSWER_SETS, answers, run
+from tests.conftest import ANSWER_SETS, answers, dockerfile_instructions, dockerfile_stage, run
 
 NAMES = list(ANSWER_SETS)
 CONDA = [n for n in NAMES if ANSWER_SETS[n].get("env_manager") == "conda"]
@@ -102,34 +102,16 @@ def test_conda_locks_parse_with_conda_locks_own_parser(
             assert dev.get(conda_name) == version, f"{platform}: {conda_name} {dev.get(conda_name)}"
 
 
-def dockerfile(project: Path) -> list[str]:
-    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
-    text = re.sub(r"\\\n\s*", " ", (project / "Dockerfile").read_text())
-    return [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-
-
-def stage(instructions: list[str], name: str) -> list[str]:
-    start = next(i for i, line in enumerate(instructions) if line.endswith(f" AS {name}"))
-    end = next(
-        (
-            i
-            for i, line in enumerate(instructions[start + 1 :], start + 1)
-            if line.startswith("FROM")
-        ),
-        len(instructions),
-    )
-    return instructions[start:end]
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     rendered: Mapping[str, Path], name: str
 ) -> None:
     project = rendered[name]
     given = answers(project)
-    instructions = dockerfile(project)
+    instructions = dockerfile_instructions(project / "Dockerfile")
     args = dict(line.split()[1].split("=", 1) for line in instructions if line.startswith("ARG"))
-    build, runtime = stage(instructions, "build"), stage(instructions, "runtime")
+    build = dockerfile_stage(instructions, "build")
+    runtime = dockerfile_stage(instructions, "runtime")
     copies = [line for line in build if line.startswith("COPY") and "--from" not in line]
     scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
 

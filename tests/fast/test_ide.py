@@ -3,30 +3,24 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANSWER_SETS, REPO, answers, read_jsonc, run
+from tests.conftest import (
+    ANSWER_SETS,
+    REPO,
+    answers,
+    dockerfile_instructions,
+    dockerfile_stage,
+    read_jsonc,
+    run,
+)
 
 NAMES = list(ANSWER_SETS)
 DEVCONTAINER_CLI = REPO / ".tools" / "node_modules" / ".bin" / "devcontainer"
-
-
-def dockerfile_stages(dockerfile: Path) -> dict[str, str]:
-    """Each named stage of a Dockerfile and the WORKDIR it ends with."""
-    stages: dict[str, str] = {}
-    current = None
-    for line in dockerfile.read_text().splitlines():
-        if match := re.match(r"FROM\s+\S+\s+AS\s+(\S+)", line, re.IGNORECASE):
-            current = match.group(1)
-            stages[current] = stages.get(current, "/")
-        elif current and (match := re.match(r"WORKDIR\s+(\S+)", line)):
-            stages[current] = match.group(1)
-    return stages
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -36,13 +30,14 @@ def test_devcontainer_builds_the_dockerfiles_dev_stage_and_runs_make_setup(
     project = rendered[name]
     config = read_jsonc(project / ".devcontainer" / "devcontainer.json")
     dockerfile = (project / ".devcontainer" / config["build"]["dockerfile"]).resolve()
-    stages = dockerfile_stages(dockerfile)
+    target = dockerfile_stage(dockerfile_instructions(dockerfile), config["build"]["target"])
+    workdirs = [line.split()[1] for line in target if line.startswith("WORKDIR")]
 
     assert dockerfile == project / "Dockerfile"
-    assert config["build"]["target"] in stages, f"no stage {config['build']['target']!r}: {stages}"
     assert config["postCreateCommand"] == "make setup"
     # The checkout is mounted where the dev stage works.
-    assert config["workspaceFolder"] == stages[config["build"]["target"]]
+    assert workdirs, f"the {config['build']['target']} stage sets no WORKDIR"
+    assert config["workspaceFolder"] == workdirs[-1]
 
 
 @pytest.mark.parametrize("name", ["default", "conda-gitlab"])
