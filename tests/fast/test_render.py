@@ -315,4 +315,4 @@ def test_make_train_in_a_project_without_the_registry_code_says_what_to_do(
             cwd=project, capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert result.returncode != 0
-        assert "This project predates the model registry (template 0.2.0)" in result.stdout
+        assert "This project predates the model registry (after template 0.1.0)" in result.stdout
