@@ -201,6 +201,17 @@ def tree(root: Path) -> dict[str, bytes]:
     }
 
 
+def assert_same_files(made: Path, expected: Path, made_by: str, expected_by: str) -> None:
+    """The two trees hold the same files with the same bytes; else say which differ."""
+    ours, theirs = tree(made), tree(expected)
+    assert ours.keys() == theirs.keys(), (
+        f"only {made_by}: {sorted(ours.keys() - theirs.keys())}\n"
+        f"only {expected_by}: {sorted(theirs.keys() - ours.keys())}"
+    )
+    differ = sorted(path for path in ours if ours[path] != theirs[path])
+    assert not differ, f"{made_by} and {expected_by} differ in {differ}"
+
+
 # --- Tests ---------------------------------------------------------------------------
 
 
@@ -326,13 +337,7 @@ def test_an_update_equals_a_fresh_copy_of_the_newer_version_plus_the_project_edi
         str(repo), fresh, data={**BASE_ANSWERS, **given}, vcs_ref=NEW, defaults=True, quiet=True
     )
     edit_as_the_project(fresh)
-    updated, expected = tree(project.path), tree(fresh)
-    assert updated.keys() == expected.keys(), (
-        f"only after the update: {sorted(updated.keys() - expected.keys())}\n"
-        f"only in a fresh copy: {sorted(expected.keys() - updated.keys())}"
-    )
-    differ = sorted(path for path in updated if updated[path] != expected[path])
-    assert not differ, f"the update and a fresh copy differ in {differ}"
+    assert_same_files(project.path, fresh, "after the update", "in a fresh copy")
 
 
 # --- The cookiecutter entry point ----------------------------------------------------
@@ -357,13 +362,7 @@ def test_cookiecutter_makes_the_same_project_as_copier(
     assert baked.exit_code == 0, f"cookiecutter failed: {baked.exception}"
     copied = tmp_path / "copier" / baked.project_path.name
     copier.run_copy(str(repo), copied, data={**BASE_ANSWERS, **given}, defaults=True, quiet=True)
-    made, expected = tree(baked.project_path), tree(copied)
-    assert made.keys() == expected.keys(), (
-        f"only from cookiecutter: {sorted(made.keys() - expected.keys())}\n"
-        f"only from copier: {sorted(expected.keys() - made.keys())}"
-    )
-    differ = sorted(path for path in made if made[path] != expected[path])
-    assert not differ, f"cookiecutter and copier made different {differ}"
+    assert_same_files(baked.project_path, copied, "from cookiecutter", "from copier")
 
 
 def test_a_cookiecutter_project_updates_with_copier(tmp_path: Path, cookies: Any) -> None:

@@ -292,7 +292,7 @@ def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
         )
     changes = tuple(compare(snapshot, current))
     breaking = [change for change in changes if change.breaking]
-    if breaking and _major(version) <= _major(snapshot["version"]):
+    if breaking and major(version) <= major(snapshot["version"]):
         names = ", ".join(change.where for change in breaking)
         return Verdict(
             False,
@@ -309,7 +309,8 @@ def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
     return Verdict(True, f"contracts match their snapshot (version {version})")
 
 
-def _major(version: str) -> int:
+def major(version: str) -> int:
+    """The major number of a semantic version X.Y.Z."""
     return int(version.split(".", 1)[0])
 
 
