@@ -17,7 +17,7 @@ from pathlib import Path
 # Import names of what a generated project installs (runtime, dev and research
 # groups) that a user could plausibly pick as a package name.
 DEPENDENCY_MODULES = {
-    "black", "conda_lock", "coverage", "importlinter", "ipykernel", "IPython",
+    "black", "conda_lock", "coverage", "handoff_kit", "importlinter", "ipykernel", "IPython",
     "jupyter", "jupyterlab", "jupytext", "matplotlib", "mlflow", "mypy",
     "nbclient", "nbformat", "nbstripout", "numpy", "pandas", "pandera",
     "pre_commit", "pyarrow", "pydantic", "pytest", "pytest_bdd", "pytest_cov",

@@ -1,4 +1,9 @@
-"""Executed enforcement: validate data against a schema, all failures at once."""
+"""Contract schemas that say what broke: validate data, all failures at once.
+
+A project's schemas subclass `Schema` (a pandera DataFrameModel) and validate
+with `Schema.validated(frame)`, which raises `ContractViolation` listing every
+failing column and check.
+"""
 
 from __future__ import annotations
 

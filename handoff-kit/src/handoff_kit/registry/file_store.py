@@ -1,6 +1,6 @@
 """The file-based registry: one folder per version under models/, no server.
 
-    models/{{ project_slug }}/
+    models/<model-name>/
       registry.json      the aliases (candidate, champion) and every promotion
       1/model.pkl        the model, pickled
       1/manifest.json    contract version, commit, lock hash, data, metrics, signature
@@ -20,11 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from {{ package_name }}.contracts import Model
-from {{ package_name }}.registry.records import (
+from handoff_kit.config import Settings
+from handoff_kit.registry import Scorer
+from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
-    MODEL_NAME,
     Manifest,
     ModelVersion,
     Promotion,
@@ -36,16 +36,17 @@ from {{ package_name }}.registry.records import (
 class FileRegistry:
     """Model versions in folders, aliases and promotions in registry.json."""
 
-    def __init__(self, root: Path = Path(), name: str = MODEL_NAME) -> None:
-        self.name = name
-        self.home = root / "models" / name
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.model_name
+        self.home = settings.root / "models" / self.name
         self.index = self.home / "registry.json"
 
     def location(self) -> str:
         return f"the file registry {self.home}/"
 
     def register(
-        self, model: Model, manifest: Manifest, card: str, example: pd.DataFrame
+        self, model: Scorer, manifest: Manifest, card: str, example: pd.DataFrame
     ) -> ModelVersion:
         numbers = [int(path.name) for path in self._version_dirs()]
         version = str(max(numbers, default=0) + 1)
@@ -81,12 +82,13 @@ class FileRegistry:
     def card(self, version: ModelVersion) -> str:
         return (self.home / version.version / "model_card.md").read_text()
 
-    def load(self, version: ModelVersion) -> Model:
+    def load(self, version: ModelVersion) -> Scorer:
         path = self.home / version.version / "model.pkl"
         # Unpickling runs code: the registry holds only models this project trained.
-        model = pickle.loads(path.read_bytes())  # noqa: S301
-        if not isinstance(model, Model):
-            msg = f"{path} holds a {type(model).__name__}, not a contracts.Model"
+        model: Scorer = pickle.loads(path.read_bytes())  # noqa: S301
+        interface = self.settings.contract.model_interface
+        if not isinstance(model, interface):
+            msg = f"{path} holds a {type(model).__name__}, not a {interface.__name__}"
             raise RegistryError(msg)
         return model
 

@@ -1,30 +1,27 @@
 """The model registry: where research hands trained models to production.
 
-`make train` registers each new model version under the alias `candidate`;
-`make promote` moves the alias `champion` to it once the handoff gate passes;
-production loads a model by alias, e.g. `models:/{{ project_slug }}@champion`.
-{% if model_registry == 'mlflow' %}
-The registry is MLflow's (mlflow_store.py): a SQLite file in the project by
-default, or the server that MLFLOW_TRACKING_URI names.
-{% else %}
-The registry is a folder per version under models/ (file_store.py), with a
-manifest and the aliases in models/{{ project_slug }}/registry.json.
-{% endif %}
+`handoff train` registers each new model version under the alias `candidate`;
+`handoff promote` moves the alias `champion` to it once the handoff gate passes;
+production loads a model by alias, e.g. `models:/churn-model@champion`.
+
+Two backends, chosen by `registry` in [tool.handoff]:
+- "mlflow" (mlflow_store.py): MLflow's registry, a SQLite file in the project by
+  default, or the server that MLFLOW_TRACKING_URI names;
+- "files" (file_store.py): a folder per version under models/, with a manifest
+  and the aliases in models/<model-name>/registry.json.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
-from {{ package_name }}.contracts import Model
-from {{ package_name }}.registry.records import (
+from handoff_kit import config
+from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
-    MODEL_NAME,
     Manifest,
     ModelVersion,
     Promotion,
@@ -34,12 +31,12 @@ from {{ package_name }}.registry.records import (
 __all__ = [
     "CANDIDATE",
     "CHAMPION",
-    "MODEL_NAME",
     "Manifest",
     "ModelVersion",
     "Promotion",
     "Registry",
     "RegistryError",
+    "Scorer",
     "load",
     "open_registry",
     "parse_uri",
@@ -52,15 +49,23 @@ MODEL_URI = re.compile(
 )
 
 
+class Scorer(Protocol):
+    """What the kit needs of a model: it scores a frame of features."""
+
+    def predict(self, features: Any) -> pd.DataFrame:  # noqa: ANN401  # The project's schema types.
+        """One prediction per row of `features`, in the same order."""
+        ...
+
+
 class Registry(Protocol):
-    """What `make train`, `make handoff`, `make promote` and `predict` need of a registry."""
+    """What train, the gate, promote and predict need of a registry."""
 
     def location(self) -> str:
         """Where the registry is, for messages."""
         ...
 
     def register(
-        self, model: Model, manifest: Manifest, card: str, example: pd.DataFrame
+        self, model: Scorer, manifest: Manifest, card: str, example: pd.DataFrame
     ) -> ModelVersion:
         """Store a new version with its records and make it the candidate."""
         ...
@@ -77,7 +82,7 @@ class Registry(Protocol):
         """The version's model card (Markdown)."""
         ...
 
-    def load(self, version: ModelVersion) -> Model:
+    def load(self, version: ModelVersion) -> Scorer:
         """The model object of a version, ready to predict."""
         ...
 
@@ -90,27 +95,27 @@ class Registry(Protocol):
         ...
 
 
-def open_registry(root: Path = Path()) -> Registry:
-    """The registry of the project in `root` (the current directory, as make runs)."""
-{% if model_registry == 'mlflow' %}
-    # Importing MLflow takes seconds: only commands that use the registry pay for it.
-    from {{ package_name }}.registry.mlflow_store import MlflowRegistry  # noqa: PLC0415
+def open_registry(settings: config.Settings) -> Registry:
+    """The registry of the project `settings` describe."""
+    if settings.registry == "mlflow":
+        # Importing MLflow takes seconds: only commands that use it pay for it.
+        from handoff_kit.registry.mlflow_store import MlflowRegistry  # noqa: PLC0415
 
-    return MlflowRegistry(root)
-{% else %}
-    from {{ package_name }}.registry.file_store import FileRegistry  # noqa: PLC0415
+        return MlflowRegistry(settings)
+    from handoff_kit.registry.file_store import FileRegistry  # noqa: PLC0415
 
-    return FileRegistry(root)
-{% endif %}
+    return FileRegistry(settings)
 
 
-def parse_uri(uri: str) -> tuple[str, Literal["alias", "version"], str]:
+def parse_uri(
+    uri: str, model_name: str
+) -> tuple[str, Literal["alias", "version"], str]:
     """(name, "alias" or "version", which one) of a models:/ URI."""
     match = MODEL_URI.match(uri)
     if match is None:
         msg = (
-            f"{uri!r} is not a model URI: use models:/{MODEL_NAME}@{CHAMPION} "
-            f"(by alias) or models:/{MODEL_NAME}/1 (by version)"
+            f"{uri!r} is not a model URI: use models:/{model_name}@{CHAMPION} "
+            f"(by alias) or models:/{model_name}/1 (by version)"
         )
         raise RegistryError(msg)
     if match["alias"]:
@@ -118,11 +123,11 @@ def parse_uri(uri: str) -> tuple[str, Literal["alias", "version"], str]:
     return match["name"], "version", match["version"]
 
 
-def resolve(registry: Registry, uri: str) -> ModelVersion:
+def resolve(registry: Registry, uri: str, model_name: str) -> ModelVersion:
     """The version a models:/ URI names, or RegistryError saying why there is none."""
-    name, kind, which = parse_uri(uri)
-    if name != MODEL_NAME:
-        msg = f"{uri}: this project's registry holds {MODEL_NAME!r}, not {name!r}"
+    name, kind, which = parse_uri(uri, model_name)
+    if name != model_name:
+        msg = f"{uri}: this project's registry holds {model_name!r}, not {name!r}"
         raise RegistryError(msg)
     if kind == "version":
         return registry.get(which)
@@ -134,7 +139,8 @@ def resolve(registry: Registry, uri: str) -> ModelVersion:
     return found
 
 
-def load(uri: str) -> Model:
+def load(uri: str, settings: config.Settings | None = None) -> Scorer:
     """Load the model a models:/ URI names, from the project's registry."""
-    registry = open_registry()
-    return registry.load(resolve(registry, uri))
+    settings = settings or config.load()
+    registry = open_registry(settings)
+    return registry.load(resolve(registry, uri, settings.model_name))

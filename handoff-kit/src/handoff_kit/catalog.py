@@ -1,14 +1,14 @@
 """The data catalog: every data source the project knows, one YAML file each.
 
 data/catalog/<name>.yml says what a source is, who owns it, how refined it is
-(tier) and whether production may use it (status). The package loads data only
-through `load`, and only from official sources; `make handoff` fails a package
-module that reads any other way.
+(tier) and whether production may use it (status). A project's package loads
+data only through `load`, and only from official sources; the handoff gate fails
+a package module that reads any other way (see rules.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -16,9 +16,10 @@ from typing import Any, Literal, get_args
 import pandas as pd
 import yaml
 
-from {{ package_name }} import contracts
+from handoff_kit import config
+from handoff_kit.contracts import Schema
 
-CATALOG = Path("data/catalog")
+Schemas = Mapping[str, type[Schema]]
 
 Tier = Literal["bronze", "silver", "gold"]
 Status = Literal["official", "unofficial"]
@@ -61,7 +62,7 @@ class Source:
         return self.status == "official"
 
 
-def read_source(file: Path) -> Source:
+def read_source(file: Path, schemas: Schemas) -> Source:
     """Read and validate one catalog file; errors name the file and the field."""
     try:
         entry = yaml.safe_load(file.read_text())
@@ -80,8 +81,8 @@ def read_source(file: Path) -> Source:
     if entry["name"] != file.stem:
         msg = f"{file}: field 'name' must match the file name ({file.stem!r}), got {entry['name']!r}"
         raise CatalogError(msg)
-    if entry["schema"] is not None and entry["schema"] not in schemas():
-        msg = f"{file}: field 'schema' names no contract schema: {entry['schema']!r} (known: {', '.join(schemas())})"
+    if entry["schema"] is not None and entry["schema"] not in schemas:
+        msg = f"{file}: field 'schema' names no contract schema: {entry['schema']!r} (known: {', '.join(schemas)})"
         raise CatalogError(msg)
     return Source(**entry, file=file)
 
@@ -103,20 +104,29 @@ def _check_field(file: Path, entry: dict[str, Any], field: str, meaning: str) ->
         raise CatalogError(msg)
 
 
-def read_catalog(directory: Path = CATALOG) -> dict[str, Source]:
-    """Every source in the catalog, by name."""
+def read_catalog(directory: Path, schemas: Schemas) -> dict[str, Source]:
+    """Every source in the catalog `directory`, by name."""
     files = sorted([*directory.glob("*.yml"), *directory.glob("*.yaml")])
-    return {source.name: source for source in map(read_source, files)}
+    sources = [read_source(file, schemas) for file in files]
+    return {source.name: source for source in sources}
 
 
-def schemas() -> dict[str, type[contracts.Schema]]:
-    """The contract schemas a catalog entry may name."""
-    return {model.__name__: model for model in (*contracts.INPUTS, *contracts.OUTPUTS)}
+def contract_schemas(settings: config.Settings) -> dict[str, type[Schema]]:
+    """The contract schemas a catalog entry may name: the contract's inputs and outputs."""
+    contract = settings.contract
+    return {model.__name__: model for model in (*contract.inputs, *contract.outputs)}
 
 
-def load(name: str, directory: Path = CATALOG) -> pd.DataFrame:
-    """Load an official source, validated against its contract schema."""
-    sources = read_catalog(directory)
+def load(name: str, settings: config.Settings | None = None) -> pd.DataFrame:
+    """Load an official source, validated against its contract schema.
+
+    Settings come from the project's [tool.handoff] (the current folder's); a
+    source's location is a path from the project root, or a URI.
+    """
+    settings = settings or config.load()
+    schemas = contract_schemas(settings)
+    directory = settings.catalog
+    sources = read_catalog(directory, schemas)
     if name not in sources:
         msg = f"{name!r} is not in the data catalog ({directory}): add a file for it"
         raise CatalogError(msg)
@@ -127,13 +137,13 @@ def load(name: str, directory: Path = CATALOG) -> pd.DataFrame:
             f"official sources only; ask its owner, {source.owner}, to make it official"
         )
         raise CatalogError(msg)
-    path = Path(source.location)
+    path = settings.root / source.location
     reader = READERS.get(path.suffix)
     if reader is None:
         msg = f"{source.file}: no reader for {path.suffix!r} files (known: {', '.join(READERS)})"
         raise CatalogError(msg)
     if not path.exists():
-        msg = f"{name!r} has no data at {path}: {source.description}"
+        msg = f"{name!r} has no data at {source.location}: {source.description}"
         raise CatalogError(msg)
     frame = reader(path)
-    return schemas()[source.schema].validated(frame) if source.schema else frame
+    return schemas[source.schema].validated(frame) if source.schema else frame

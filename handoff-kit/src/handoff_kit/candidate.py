@@ -6,7 +6,7 @@ A candidate passes when
 - the acceptance scenarios pass against the model loaded from the registry.
 An environment lock other than the project's is reported, not refused: the
 model may have been trained on another machine, and the report says so.
-`make handoff` reports the gate; `make promote` moves `champion` only if it passes.
+`handoff gate` reports it; `handoff promote` moves `champion` only if it passes.
 """
 
 from __future__ import annotations
@@ -18,24 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from {{ package_name }} import contracts, registry
-from {{ package_name }}.contracts.compat import SEMVER, major
-from {{ package_name }}.handoff.report import Result, run_command
-from {{ package_name }}.registry import CANDIDATE, CHAMPION, MODEL_NAME, ModelVersion
-from {{ package_name }}.registry.records import Signature, contract_signature, lock_hash
+from handoff_kit import registry
+from handoff_kit.compat import SEMVER, major
+from handoff_kit.config import Settings
+from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion
+from handoff_kit.registry.records import contract_signature, lock_hash
+from handoff_kit.report import Result, run_command
 
 # The acceptance scenarios load the model this variable names (see their steps).
 MODEL_URI_VARIABLE = "HANDOFF_MODEL_URI"
-ACCEPTANCE = (
-    sys.executable,
-    "-m",
-    "pytest",
-    "package/tests/acceptance",
-    "--no-cov",
-    "-q",
-    "-p",
-    "no:cacheprovider",
-)
 NO_CANDIDATE = "no candidate yet (information only): `make train` registers one"
 
 
@@ -55,15 +46,17 @@ class Review:
         return f"{self.version}: " + "; ".join([*self.problems, *self.notes])
 
 
-def review(
-    version: ModelVersion,
-    contract_version: str = contracts.CONTRACT_VERSION,
-    signature: Signature | None = None,
-    lock: str | None = None,
-) -> Review:
+def acceptance_command(settings: Settings) -> tuple[str, ...]:
+    """pytest on the acceptance scenarios, without the coverage floor."""
+    folder = str(settings.acceptance.relative_to(settings.root))
+    return (sys.executable, "-m", "pytest", folder, "--no-cov", "-q", "-p", "no:cacheprovider")
+
+
+def review(settings: Settings, version: ModelVersion) -> Review:
     """Compare what `version` recorded with the code's contract and lock."""
-    expected = signature or contract_signature()
-    project_lock = lock or lock_hash()
+    contract_version = settings.contract.version
+    expected = contract_signature(settings.contract)
+    project_lock = lock_hash(settings.lock)
     problems, notes = [], []
     recorded = version.manifest.contract_version
     if not SEMVER.match(recorded) or major(recorded) != major(contract_version):
@@ -96,33 +89,38 @@ def _short(lock: str) -> str:
     return lock[: len("sha256:") + 12]
 
 
-def acceptance(version: ModelVersion) -> Result:
+def acceptance(settings: Settings, version: ModelVersion) -> Result:
     """The acceptance scenarios, run against `version` loaded from the registry."""
     title = "Acceptance on the candidate"
-    result = run_command(title, ACCEPTANCE, env={MODEL_URI_VARIABLE: version.uri})
+    result = run_command(
+        title,
+        acceptance_command(settings),
+        env={MODEL_URI_VARIABLE: version.uri},
+        cwd=settings.root,
+    )
     reason = f"scenarios pass against {version.uri}" if result.passed else result.reason
     return Result(title, result.passed, reason, result.details)
 
 
-def candidate_gate() -> Result:
+def candidate_gate(settings: Settings) -> Result:
     title = "Registry candidate"
-    candidate = registry.open_registry().find(CANDIDATE)
+    candidate = registry.open_registry(settings).find(CANDIDATE)
     if candidate is None:
         return Result(title, True, NO_CANDIDATE)
-    verdict = review(candidate)
+    verdict = review(settings, candidate)
     return Result(title, verdict.passed, str(verdict))
 
 
-def acceptance_gate() -> Result:
-    candidate = registry.open_registry().find(CANDIDATE)
+def acceptance_gate(settings: Settings) -> Result:
+    candidate = registry.open_registry(settings).find(CANDIDATE)
     if candidate is None:
         return Result("Acceptance on the candidate", True, NO_CANDIDATE)
-    return acceptance(candidate)
+    return acceptance(settings, candidate)
 
 
-def promote(say: Callable[[str], None] = print) -> int:
+def promote(settings: Settings, say: Callable[[str], None] = print) -> int:
     """Move `champion` to the candidate if it passes the gate; return the exit status."""
-    store = registry.open_registry()
+    store = registry.open_registry(settings)
     candidate = store.find(CANDIDATE)
     if candidate is None:
         say("Nothing to promote: there is no candidate. `make train` registers one.")
@@ -133,8 +131,8 @@ def promote(say: Callable[[str], None] = print) -> int:
         say(f"{candidate} is already the champion: nothing to do.")
         return 0
     say(f"Checking {candidate} against the contract and the acceptance scenarios.")
-    verdict = review(candidate)
-    accepted = acceptance(candidate)
+    verdict = review(settings, candidate)
+    accepted = acceptance(settings, candidate)
     problems = [*verdict.problems, *([] if accepted.passed else [accepted.reason])]
     if problems:
         say(f"Refused: the champion stays {was}. {candidate} cannot be promoted:")
@@ -145,14 +143,13 @@ def promote(say: Callable[[str], None] = print) -> int:
     store.promote(
         candidate, by=who(), at=datetime.now(UTC).isoformat(timespec="seconds")
     )
-    say(f"Promoted {MODEL_NAME} version {candidate.version} to champion (was {was}).")
+    name = settings.model_name
+    say(f"Promoted {name} version {candidate.version} to champion (was {was}).")
     say("\n".join(f"  - {note}" for note in verdict.notes))
     say("Champions so far (oldest first):")
     for promotion in store.promotions():
         say(f"  version {promotion.version}  {promotion.at}  by {promotion.by}")
-    say(
-        f"Serve it: {{ project_slug }} predict --model models:/{MODEL_NAME}@{CHAMPION} --input FILE"
-    )
+    say(f"Serve it: handoff predict --model models:/{name}@{CHAMPION} --input FILE")
     return 0
 
 

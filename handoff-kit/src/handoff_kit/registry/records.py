@@ -18,15 +18,10 @@ from typing import Any
 
 import pandera.pandas as pa
 
-from {{ package_name }} import contracts
+from handoff_kit.config import Contract
 
-# The distribution (pyproject.toml's project name), which is also the model's name.
-DISTRIBUTION = "{{ project_slug }}"
-MODEL_NAME = DISTRIBUTION
 CANDIDATE = "candidate"
 CHAMPION = "champion"
-# The environment lock a model is trained with; its hash goes into the record.
-LOCK = Path("{{ 'uv.lock' if env_manager == 'uv' else 'conda-lock.yml' }}")
 
 # pandas dtypes of the contract schemas -> MLflow column types (mlflow.types.DataType).
 COLUMN_TYPES = {
@@ -108,10 +103,10 @@ def schema_columns(schema: type[pa.DataFrameModel]) -> Columns:
     return tuple(columns)
 
 
-def contract_signature() -> Signature:
-    """The signature every model must have: the contract's Features in, Predictions out."""
+def contract_signature(contract: Contract) -> Signature:
+    """The signature every model must have: the model's input and output schemas."""
     return Signature(
-        schema_columns(contracts.Features), schema_columns(contracts.Predictions)
+        schema_columns(contract.model_input), schema_columns(contract.model_output)
     )
 
 
@@ -126,6 +121,8 @@ class Manifest:
     metrics: Mapping[str, float]
     signature: Signature
     created_at: str = ""
+    # The handoff kit that trained and registered the model.
+    kit_version: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,6 +133,7 @@ class Manifest:
             "metrics": dict(self.metrics),
             "signature": self.signature.to_json(),
             "created_at": self.created_at,
+            "kit_version": self.kit_version,
         }
 
     @classmethod
@@ -148,6 +146,7 @@ class Manifest:
             metrics={str(k): float(v) for k, v in data["metrics"].items()},
             signature=Signature.from_json(data["signature"]),
             created_at=str(data.get("created_at", "")),
+            kit_version=str(data.get("kit_version", "")),
         )
 
 
@@ -182,14 +181,14 @@ def manifest_json(manifest: Manifest) -> str:
     return json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n"
 
 
-def lock_hash(lock: Path = LOCK) -> str:
+def lock_hash(lock: Path) -> str:
     """The environment lock's SHA-256, or "none" where there is no lock (a container)."""
     if not lock.is_file():
         return "none"
     return "sha256:" + hashlib.sha256(lock.read_bytes()).hexdigest()
 
 
-def git_commit() -> str:
+def git_commit(root: Path) -> str:
     """The commit the code comes from; "+dirty" when tracked files have changes."""
     try:
         # Fixed arguments, no user input; git from PATH, as make finds it.
@@ -198,12 +197,14 @@ def git_commit() -> str:
             capture_output=True,
             text=True,
             check=True,
+            cwd=root,
         ).stdout.strip()
         changes = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
             capture_output=True,
             text=True,
             check=True,
+            cwd=root,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -29,12 +29,12 @@ from mlflow.pyfunc.model import PythonModel, PythonModelContext
 from mlflow.types import ColSpec
 from mlflow.types import Schema as MlflowSchema
 
-from {{ package_name }}.contracts import Features, Model, Predictions
-from {{ package_name }}.registry.records import (
+from handoff_kit.config import Settings
+from handoff_kit.contracts import Schema
+from handoff_kit.registry import Scorer
+from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
-    DISTRIBUTION,
-    MODEL_NAME,
     Columns,
     Manifest,
     ModelVersion,
@@ -53,14 +53,18 @@ NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 
 
 class ContractModel(PythonModel):
-    """A contracts.Model as an MLflow model, so MLflow's tools can serve it too.
+    """A project's model as an MLflow model, so MLflow's tools can serve it too.
 
     MLflow enforces the signature on input; the contract's own schemas validate
     the input again (with named errors) and the output, which MLflow does not check.
     """
 
-    def __init__(self, model: Model) -> None:
+    def __init__(
+        self, model: Scorer, inputs: type[Schema], outputs: type[Schema]
+    ) -> None:
         self.model = model
+        self.inputs = inputs
+        self.outputs = outputs
 
     def predict(
         self,
@@ -68,18 +72,19 @@ class ContractModel(PythonModel):
         model_input: pd.DataFrame,
         params: dict[str, Any] | None = None,
     ) -> pd.DataFrame:
-        features = Features.validated(model_input)
-        return Predictions.validated(self.model.predict(features))
+        features = self.inputs.validated(model_input)
+        return self.outputs.validated(self.model.predict(features))
 
 
 class MlflowRegistry:
-    """The registered model `{{ project_slug }}` in MLflow, with aliases and tags."""
+    """The project's registered model in MLflow, with aliases and tags."""
 
-    def __init__(self, root: Path = Path(), name: str = MODEL_NAME) -> None:
-        self.name = name
-        # MLFLOW_TRACKING_URI names a server; without it, the store is embedded in `root`.
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.model_name
+        # MLFLOW_TRACKING_URI names a server; without it, the store is embedded in the project.
         server = os.environ.get("MLFLOW_TRACKING_URI")
-        self.store = None if server else root.resolve() / EMBEDDED_STORE
+        self.store = None if server else settings.root / EMBEDDED_STORE
         self.tracking_uri = server or f"sqlite:///{self.store}"
 
     @cached_property
@@ -92,8 +97,9 @@ class MlflowRegistry:
         return f"the MLflow registry at {self.tracking_uri}"
 
     def register(
-        self, model: Model, manifest: Manifest, card: str, example: pd.DataFrame
+        self, model: Scorer, manifest: Manifest, card: str, example: pd.DataFrame
     ) -> ModelVersion:
+        contract = self.settings.contract
         run_name = f"train {manifest.git_commit[:7]}"
         with (
             self._tracking(),
@@ -103,11 +109,13 @@ class MlflowRegistry:
             mlflow.log_text(card, "model_card.md")
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=ContractModel(model),
+                python_model=ContractModel(
+                    model, contract.model_input, contract.model_output
+                ),
                 signature=to_mlflow(manifest.signature),
                 input_example=example,
                 # Pinned, so MLflow need not guess them (it would start a process).
-                pip_requirements=requirements(),
+                pip_requirements=requirements(self.settings.distribution),
                 registered_model_name=self.name,
             )
         version = str(info.registered_model_version)
@@ -143,11 +151,11 @@ class MlflowRegistry:
             self.client.get_model_version(self.name, version.version).description
         )
 
-    def load(self, version: ModelVersion) -> Model:
+    def load(self, version: ModelVersion) -> Scorer:
         with self._tracking():
             wrapper = mlflow.pyfunc.load_model(version.uri).unwrap_python_model()
         if not isinstance(wrapper, ContractModel):
-            msg = f"{version} was not registered by `make train`: it holds a {type(wrapper).__name__}"
+            msg = f"{version} was not registered by `handoff train`: it holds a {type(wrapper).__name__}"
             raise RegistryError(msg)
         return wrapper.model
 
@@ -209,6 +217,7 @@ class MlflowRegistry:
             metrics=metrics,
             signature=from_mlflow(info.signature),
             created_at=recorded.get("created_at", ""),
+            kit_version=recorded.get("kit_version", ""),
         )
         return ModelVersion(
             self.name, str(version.version), manifest, tuple(sorted(version.aliases))
@@ -223,6 +232,7 @@ def tags(manifest: Manifest) -> dict[str, str]:
         "lock_hash": manifest.lock_hash,
         "data_sources": ",".join(manifest.data_sources),
         "created_at": manifest.created_at,
+        "kit_version": manifest.kit_version,
     }
 
 
@@ -249,11 +259,21 @@ def from_mlflow(signature: ModelSignature | None) -> Signature:
     return Signature(columns(signature.inputs), columns(signature.outputs))
 
 
-def requirements() -> list[str]:
-    """The package's run-time dependencies, pinned to the versions installed now."""
-    pinned = []
-    for requirement in metadata.requires(DISTRIBUTION) or []:
-        name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-        if name and "extra ==" not in requirement:
-            pinned.append(f"{name[0]}=={metadata.version(name[0])}")
-    return pinned
+def requirements(distribution: str) -> list[str]:
+    """The project's and the kit's run-time dependencies, pinned to the versions
+    installed now: the model's honest dependency record."""
+    pinned: dict[str, str] = {}
+    for owner in (distribution, "handoff-kit"):
+        try:
+            required = metadata.requires(owner) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in required:
+            name = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+            if name is None or name[0] in pinned:
+                continue
+            try:
+                pinned[name[0]] = f"{name[0]}=={metadata.version(name[0])}"
+            except metadata.PackageNotFoundError:
+                continue  # An extra that was not installed.
+    return sorted(pinned.values())

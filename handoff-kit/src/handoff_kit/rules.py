@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from {{ package_name }}.catalog import Source
+from handoff_kit.catalog import Source
 
 # Modules whose `read_*` functions read data sets (pd.read_csv, pl.read_parquet, ...).
 DATA_LIBRARIES = {"pd", "pandas", "pl", "polars"}
@@ -45,21 +45,25 @@ class Debt:
         )
 
 
-def scan_package(package: Path, catalog: Mapping[str, Source]) -> list[Finding]:
-    """Every direct data read and every non-official catalog load in `package`."""
+def scan_package(
+    package: Path, catalog: Mapping[str, Source], root: Path
+) -> list[Finding]:
+    """Every direct data read and every non-official catalog load in `package`;
+    files are named from `root`. A file Python cannot parse is a finding too."""
     findings = []
-    # catalog.py reads data sets for the others; cli.py reads the file a user
-    # hands it to score, which is input, not a data source.
-    readers = {package / "catalog.py", package / "cli.py"}
     for path in sorted(package.rglob("*.py")):
-        if path in readers:
+        shown = path.relative_to(root) if path.is_relative_to(root) else path
+        try:
+            tree = ast.parse(path.read_text(), filename=str(path))
+        except SyntaxError as error:
+            message = f"Python cannot parse it: {error.msg}"
+            findings.append(Finding(shown, error.lineno or 0, message))
             continue
-        tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 message = _check_call(node, catalog)
                 if message:
-                    findings.append(Finding(path, node.lineno, message))
+                    findings.append(Finding(shown, node.lineno, message))
     return findings
 
 
@@ -102,8 +106,11 @@ def _describe_path(path: object, catalog: Mapping[str, Source]) -> str:
     return f"{path!r} is a path outside the data catalog"
 
 
-def research_debts(research: Path, catalog: Mapping[str, Source]) -> list[Debt]:
-    """The unofficial sources that research code and notebooks mention."""
+def research_debts(
+    research: Path, catalog: Mapping[str, Source], root: Path
+) -> list[Debt]:
+    """The unofficial sources that research code and notebooks mention; files are
+    named from `root`."""
     unofficial = [source for source in catalog.values() if not source.official]
     debts = []
     for path in sorted(research.rglob("*")):
@@ -111,7 +118,7 @@ def research_debts(research: Path, catalog: Mapping[str, Source]) -> list[Debt]:
             continue
         code = _notebook_code(path) if path.suffix == ".ipynb" else path.read_text()
         debts += [
-            Debt(source, path)
+            Debt(source, path.relative_to(root))
             for source in unofficial
             if source.location in code
             or any(f"{q}{source.name}{q}" in code for q in "\"'")

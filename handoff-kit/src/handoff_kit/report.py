@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from {{ package_name }}.handoff.rules import Debt
+from handoff_kit.rules import Debt
 
 _TAIL = 40  # Lines of a failing command's output kept in the report.
 _MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\* ")
@@ -34,13 +34,16 @@ class Gate:
     run: Callable[[], Result]
 
 
-def command_gate(name: str, title: str, command: Sequence[str]) -> Gate:
-    """A gate that passes when `command` exits 0; its output explains a failure."""
-    return Gate(name, title, lambda: run_command(title, command))
+def command_gate(name: str, title: str, command: Sequence[str], cwd: Path) -> Gate:
+    """A gate that passes when `command` exits 0 in `cwd`; its output explains a failure."""
+    return Gate(name, title, lambda: run_command(title, command, cwd=cwd))
 
 
 def run_command(
-    title: str, command: Sequence[str], env: Mapping[str, str] | None = None
+    title: str,
+    command: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> Result:
     """Run `command` (with `env` added to the environment) as the gate `title`."""
     # The interpreter's full path says nothing to a reader: show "python".
@@ -52,6 +55,7 @@ def run_command(
         text=True,
         check=False,
         env={**os.environ, **env} if env else None,
+        cwd=cwd,
     )
     if done.returncode == 0:
         return Result(title, True, f"`{shown}` passed")

@@ -1,6 +1,6 @@
 """The model card: what a model version predicts, how well, from which data.
 
-It is written by `make train` and stored with the version, so whoever loads
+It is written by `handoff train` and stored with the version, so whoever loads
 the model from the registry can read what it is without the research notebooks.
 """
 
@@ -8,28 +8,29 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Sequence
-from importlib import metadata
 
 import pandera.pandas as pa
 
-from {{ package_name }}.catalog import Source
-from {{ package_name }}.contracts import Features, Predictions
-from {{ package_name }}.contracts.compat import Snapshot, describe_schema
-from {{ package_name }}.registry.records import DISTRIBUTION, MODEL_NAME, Manifest
+from handoff_kit.catalog import Source
+from handoff_kit.compat import Snapshot, describe_schema
+from handoff_kit.config import Settings
+from handoff_kit.registry.records import Manifest
 
 
-def model_card(manifest: Manifest, sources: Sequence[Source]) -> str:
+def model_card(settings: Settings, manifest: Manifest, sources: Sequence[Source]) -> str:
     """The card as Markdown, from the manifest, the contract and the catalog."""
+    contract = settings.contract
     lines = [
-        f"# Model card: {MODEL_NAME}",
+        f"# Model card: {settings.model_name}",
         "",
-        metadata.metadata(DISTRIBUTION)["Summary"],
+        settings.description or "No description: set [project] description.",
         "",
         "| Recorded | |",
         "|---|---|",
         f"| Contract version | {manifest.contract_version} |",
         f"| Trained from commit | `{manifest.git_commit}` |",
         f"| Environment lock | `{manifest.lock_hash}` |",
+        f"| Handoff kit | {manifest.kit_version} |",
         f"| Trained at | {manifest.created_at} |",
         "",
         "## Metrics",
@@ -38,8 +39,8 @@ def model_card(manifest: Manifest, sources: Sequence[Source]) -> str:
         "|---|---|",
     ]
     lines += [f"| {name} | {value:.4g} |" for name, value in manifest.metrics.items()]
-    lines += schema_section("Input", Features)
-    lines += schema_section("Output", Predictions)
+    lines += schema_section("Input", contract.model_input)
+    lines += schema_section("Output", contract.model_output)
     lines += ["", "## Training data", ""]
     if sources:
         lines += ["| Source | Owner | Tier | Description |", "|---|---|---|---|"]

@@ -1,0 +1,273 @@
+"""What is the project's own: `[tool.handoff]` in its pyproject.toml.
+
+The kit knows nothing of any project until it reads this table. Every key
+names something the project owns: its package, its contract module, how its
+model is trained, where its records live.
+
+    [tool.handoff]
+    package = "churn_model"                       # the import name
+    contracts = "churn_model.contracts"           # CONTRACT_VERSION, INPUTS, OUTPUTS, INTERFACES
+    train = "churn_model.training:train"          # () -> handoff_kit.Trained
+    model-input = "churn_model.contracts:Features"
+    model-output = "churn_model.contracts:Predictions"
+    model-interface = "churn_model.contracts:Model"
+    model-name = "churn-model"                     # the registry's name for the model
+    registry = "mlflow"                            # or "files"
+    package-dir = "package/src/churn_model"
+    snapshot = "package/contracts.lock.json"
+    catalog = "data/catalog"
+    research = "research"
+    acceptance = "package/tests/acceptance"
+    report = "reports/handoff.md"
+
+A missing or wrong setting fails with one line naming the key and what would
+be right (`ConfigError`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import sys
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import pandera.pandas as pa
+
+from handoff_kit.contracts import Schema
+
+PYPROJECT = "pyproject.toml"
+TABLE = "[tool.handoff]"
+REGISTRIES = ("mlflow", "files")
+# A dotted module path, then for objects ":" and an attribute name.
+_MODULE = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*"
+_OBJECT = re.compile(rf"^{_MODULE}:[A-Za-z_]\w*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+# key -> (what it must hold, default); None means the key is required.
+KEYS: dict[str, tuple[str, str | None]] = {
+    "package": ("the package's import name, e.g. 'churn_model'", None),
+    "contracts": (
+        "the contract module, e.g. 'churn_model.contracts', which defines "
+        "CONTRACT_VERSION, INPUTS, OUTPUTS and INTERFACES",
+        None,
+    ),
+    "train": ("'module:function' returning handoff_kit.Trained", None),
+    "model-input": ("'module:Schema', the contract schema the model scores", None),
+    "model-output": ("'module:Schema', the contract schema the model returns", None),
+    "model-interface": ("'module:Protocol', the model interface", None),
+    "model-name": ("the model's name in the registry, e.g. 'churn-model'", None),
+    "registry": ("one of " + ", ".join(repr(r) for r in REGISTRIES), None),
+    "package-dir": ("the package's source folder, e.g. 'package/src/churn_model'", None),
+    "snapshot": ("the contract snapshot's path", "package/contracts.lock.json"),
+    "catalog": ("the data catalog folder", "data/catalog"),
+    "research": ("the research folder", "research"),
+    "acceptance": ("the acceptance scenarios' folder", "package/tests/acceptance"),
+    "interface-test": (
+        "the test module whose annotations mypy checks against the interface",
+        "package/tests/test_contracts.py",
+    ),
+    "report": ("where `handoff gate` writes its report", "reports/handoff.md"),
+    "lock": ("the environment lock file", "uv.lock"),
+}
+OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
+
+
+class ConfigError(Exception):
+    """`[tool.handoff]` is missing, or a key is missing or wrong; one line says which."""
+
+
+def _error(key: str, problem: str) -> ConfigError:
+    meaning, _ = KEYS[key]
+    return ConfigError(f"{PYPROJECT} {TABLE} {key}: {problem}; it must be {meaning}")
+
+
+@dataclass(frozen=True)
+class Contract:
+    """The project's contract, imported: what the snapshot covers and the model's sides."""
+
+    version: str
+    inputs: tuple[type[Schema], ...]
+    outputs: tuple[type[Schema], ...]
+    interfaces: tuple[type, ...]
+    model_input: type[Schema]
+    model_output: type[Schema]
+    model_interface: type
+
+
+@dataclass(frozen=True)
+class Settings:
+    """`[tool.handoff]`, checked; paths are absolute, under `root`."""
+
+    root: Path
+    package: str
+    contracts_module: str
+    train_function: str
+    model_input: str
+    model_output: str
+    model_interface: str
+    model_name: str
+    registry: Literal["mlflow", "files"]
+    package_dir: Path
+    snapshot: Path
+    catalog: Path
+    research: Path
+    acceptance: Path
+    interface_test: Path
+    report: Path
+    lock: Path
+    # From [project]: the distribution's name and its one-line description.
+    distribution: str = ""
+    description: str = ""
+
+    @cached_property
+    def contract(self) -> Contract:
+        """Import the contract module and the model's schemas and interface."""
+        module = _import(self.contracts_module, "contracts")
+        version = getattr(module, "CONTRACT_VERSION", None)
+        if not isinstance(version, str):
+            raise _error("contracts", f"{self.contracts_module} has no CONTRACT_VERSION string")
+        groups = {}
+        for name in ("INPUTS", "OUTPUTS", "INTERFACES"):
+            value = getattr(module, name, None)
+            if not isinstance(value, tuple):
+                problem = f"{self.contracts_module}.{name} is missing or not a tuple"
+                raise _error("contracts", problem)
+            groups[name] = value
+        for name in ("INPUTS", "OUTPUTS"):
+            for schema in groups[name]:
+                if not (isinstance(schema, type) and issubclass(schema, pa.DataFrameModel)):
+                    problem = f"{self.contracts_module}.{name} holds {schema!r}, not a schema"
+                    raise _error("contracts", problem)
+        return Contract(
+            version=version,
+            inputs=groups["INPUTS"],
+            outputs=groups["OUTPUTS"],
+            interfaces=groups["INTERFACES"],
+            model_input=self._schema("model-input", self.model_input),
+            model_output=self._schema("model-output", self.model_output),
+            model_interface=self._type("model-interface", self.model_interface),
+        )
+
+    def trainer(self) -> Callable[[], Any]:
+        """The project's training function."""
+        found = _object("train", self.train_function)
+        if not callable(found):
+            raise _error("train", f"{self.train_function} is not a function")
+        return cast("Callable[[], Any]", found)
+
+    def _schema(self, key: str, path: str) -> type[Schema]:
+        found = self._type(key, path)
+        if not issubclass(found, Schema):
+            problem = f"{path} is not a contract schema (a handoff_kit.Schema)"
+            raise _error(key, problem)
+        return found
+
+    @staticmethod
+    def _type(key: str, path: str) -> type:
+        found = _object(key, path)
+        if not isinstance(found, type):
+            raise _error(key, f"{path} is not a class")
+        return found
+
+
+def _import(module: str, key: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        problem = f"cannot import {module!r} ({error}); is the project installed (make setup)?"
+        raise _error(key, problem) from None
+
+
+def _object(key: str, path: str) -> Any:
+    module, _, name = path.partition(":")
+    found = getattr(_import(module, key), name, None)
+    if found is None:
+        raise _error(key, f"{module} has no {name!r}")
+    return found
+
+
+def find_root(start: Path) -> Path:
+    """The nearest folder from `start` upwards whose pyproject.toml has [tool.handoff]."""
+    for folder in [start, *start.parents]:
+        candidate = folder / PYPROJECT
+        if candidate.is_file() and "handoff" in _read(candidate).get("tool", {}):
+            return folder
+    msg = (
+        f"no {PYPROJECT} with a {TABLE} table in {start} or above: "
+        "run the command in a Handoff project"
+    )
+    raise ConfigError(msg)
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        msg = f"{path}: not valid TOML ({error})"
+        raise ConfigError(msg) from None
+
+
+def load(start: Path | None = None) -> Settings:
+    """The settings of the project in `start` (default: the current folder) or above."""
+    root = find_root((start or Path.cwd()).resolve())
+    pyproject = _read(root / PYPROJECT)
+    return from_table(root, pyproject["tool"]["handoff"], pyproject.get("project", {}))
+
+
+def from_table(
+    root: Path, table: dict[str, Any], project: dict[str, Any] | None = None
+) -> Settings:
+    """Check a `[tool.handoff]` table; the first problem found is the error."""
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        msg = f"{PYPROJECT} {TABLE} has an unknown key {unknown[0]!r} (keys: {', '.join(KEYS)})"
+        raise ConfigError(msg)
+    values: dict[str, str] = {}
+    for key, (_, default) in KEYS.items():
+        value = table.get(key, default)
+        if value is None:
+            raise _error(key, "missing")
+        if not isinstance(value, str) or not value.strip():
+            raise _error(key, f"got {value!r}")
+        values[key] = value
+    for key in OBJECT_KEYS:
+        if not _OBJECT.match(values[key]):
+            raise _error(key, f"{values[key]!r} is not 'module:name'")
+    for key in ("package", "contracts"):
+        if not re.fullmatch(_MODULE, values[key]):
+            raise _error(key, f"{values[key]!r} is not a module name")
+    if values["registry"] not in REGISTRIES:
+        raise _error("registry", f"got {values['registry']!r}")
+    if not _NAME.match(values["model-name"]):
+        raise _error("model-name", f"{values['model-name']!r} is not a plain name")
+    return Settings(
+        root=root,
+        package=values["package"],
+        contracts_module=values["contracts"],
+        train_function=values["train"],
+        model_input=values["model-input"],
+        model_output=values["model-output"],
+        model_interface=values["model-interface"],
+        model_name=values["model-name"],
+        registry=cast("Literal['mlflow', 'files']", values["registry"]),
+        package_dir=root / values["package-dir"],
+        snapshot=root / values["snapshot"],
+        catalog=root / values["catalog"],
+        research=root / values["research"],
+        acceptance=root / values["acceptance"],
+        interface_test=root / values["interface-test"],
+        report=root / values["report"],
+        lock=root / values["lock"],
+        distribution=str((project or {}).get("name", "")),
+        description=str((project or {}).get("description", "")),
+    )
+
+
+def python() -> str:
+    """The interpreter that runs the kit: the gates run tools with it."""
+    return sys.executable

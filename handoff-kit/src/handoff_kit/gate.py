@@ -1,0 +1,115 @@
+"""The handoff gate: every check `make check` runs, then the contract's own gates.
+
+`handoff gate` runs them all (or `--only NAME`), prints the report and writes
+it to the report path of [tool.handoff]; `handoff snapshot` records the
+contracts after a reviewed change.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from handoff_kit import candidate, catalog
+from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
+from handoff_kit.config import Settings
+from handoff_kit.report import Gate, Result, command_gate, markdown
+from handoff_kit.rules import research_debts, scan_package
+
+
+def current_contract(settings: Settings) -> Snapshot:
+    contract = settings.contract
+    return describe(
+        contract.version, contract.inputs, contract.outputs, contract.interfaces
+    )
+
+
+def contract_gate(settings: Settings) -> Result:
+    title = "Contract compatibility"
+    verdict = judge(read_snapshot(settings.snapshot), current_contract(settings))
+    return Result(
+        title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
+    )
+
+
+def catalog_gate(settings: Settings) -> Result:
+    title = "Official data only"
+    try:
+        sources = catalog.read_catalog(
+            settings.catalog, catalog.contract_schemas(settings)
+        )
+    except catalog.CatalogError as error:
+        return Result(title, False, f"malformed catalog: {error}")
+    if not settings.package_dir.is_dir():
+        return Result(
+            title,
+            False,
+            f"no {settings.package_dir}/: set package-dir in [tool.handoff]",
+        )
+    findings = scan_package(settings.package_dir, sources, settings.root)
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return Result(
+            title, False, f"{findings[0]}{more}", "\n".join(map(str, findings))
+        )
+    count = f"{len(sources)} catalog source{'' if len(sources) == 1 else 's'}"
+    return Result(title, True, f"{count} valid; package/ reads official ones only")
+
+
+def gates(settings: Settings) -> list[Gate]:
+    """Everything `make check` runs, then the contract's own gates."""
+    root = settings.root
+    make = ("make", "--no-print-directory")
+    python = (sys.executable, "-m")
+    return [
+        command_gate("format", "Formatting", (*make, "format-check"), root),
+        command_gate("lint", "Lint", (*make, "lint"), root),
+        command_gate("lock", "Environment lock fresh", (*make, "lock-check"), root),
+        command_gate("types", "Types (mypy --strict)", (*make, "typecheck"), root),
+        command_gate(
+            "interface",
+            "Model satisfies the interface",
+            (*python, "mypy", str(settings.interface_test.relative_to(root))),
+            root,
+        ),
+        command_gate("tests", "Tests and coverage", (*make, "test"), root),
+        command_gate(
+            "acceptance",
+            "Acceptance scenarios",
+            candidate.acceptance_command(settings),
+            root,
+        ),
+        Gate("contract", "Contract compatibility", lambda: contract_gate(settings)),
+        Gate("catalog", "Official data only", lambda: catalog_gate(settings)),
+        Gate(
+            "candidate",
+            "Registry candidate",
+            lambda: candidate.candidate_gate(settings),
+        ),
+        Gate(
+            "candidate-acceptance",
+            "Acceptance on the candidate",
+            lambda: candidate.acceptance_gate(settings),
+        ),
+    ]
+
+
+def run(settings: Settings, selected: Sequence[Gate]) -> int:
+    """Run `selected` gates, print and write the report; 0 when all passed."""
+    results = []
+    for gate in selected:
+        print(f"... {gate.title}", file=sys.stderr, flush=True)
+        results.append(gate.run())
+    try:
+        sources = catalog.read_catalog(
+            settings.catalog, catalog.contract_schemas(settings)
+        )
+        debts = research_debts(settings.research, sources, settings.root)
+    except catalog.CatalogError:
+        debts = []  # The catalog gate already reports it.
+    report = markdown(results, debts)
+    settings.report.parent.mkdir(parents=True, exist_ok=True)
+    settings.report.write_text(report)
+    print(report)
+    print(f"Written to {settings.report.relative_to(settings.root)}.")
+    return 0 if all(result.passed for result in results) else 1

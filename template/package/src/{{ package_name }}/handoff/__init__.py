@@ -1,1 +1,0 @@
-"""`make handoff`: the gate between research and production, with its report."""
