@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
-import shutil
 import subprocess
 import tomllib
 from collections.abc import Mapping
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ANSWER_SETS, answers, project_files, read_jsonc, render, run
+from tests.conftest import ANSWER_SETS, REPO, answers, project_files, read_jsonc, run
 
 NAMES = list(ANSWER_SETS)
 
@@ -106,35 +106,23 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "data/catalog/README.md", "data/catalog/customers.yml",
         "data/catalog/exit_survey.yml", "models/README.md",
         "package/contracts.lock.json", "package/src/churn_model/__init__.py",
-        "package/src/churn_model/__main__.py", "package/src/churn_model/cli.py",
-        "package/src/churn_model/catalog.py",
         "package/src/churn_model/contracts/__init__.py",
-        "package/src/churn_model/contracts/compat.py",
         "package/src/churn_model/contracts/interface.py",
         "package/src/churn_model/contracts/schemas.py",
-        "package/src/churn_model/contracts/validation.py",
-        "package/src/churn_model/data.py", "package/src/churn_model/handoff/__init__.py",
-        "package/src/churn_model/handoff/__main__.py",
-        "package/src/churn_model/handoff/candidate.py",
-        "package/src/churn_model/handoff/report.py",
-        "package/src/churn_model/handoff/rules.py", "package/src/churn_model/model.py",
-        "package/src/churn_model/py.typed",
-        "package/src/churn_model/registry/__init__.py",
-        "package/src/churn_model/registry/card.py",
-        "package/src/churn_model/registry/mlflow_store.py",
-        "package/src/churn_model/registry/records.py",
-        "package/src/churn_model/training.py",
+        "package/src/churn_model/data.py", "package/src/churn_model/model.py",
+        "package/src/churn_model/py.typed", "package/src/churn_model/training.py",
         "package/tests/acceptance/golden_sample.csv",
         "package/tests/acceptance/scoring.feature",
         "package/tests/acceptance/test_scoring.py", "package/tests/conftest.py",
-        "package/tests/test_catalog.py", "package/tests/test_cli.py",
-        "package/tests/test_compat.py", "package/tests/test_contracts.py",
-        "package/tests/test_data.py", "package/tests/test_handoff.py",
-        "package/tests/test_model.py", "package/tests/test_registry.py", "pyproject.toml", "research/README.md",
+        "package/tests/test_contracts.py", "package/tests/test_data.py",
+        "package/tests/test_model.py", "package/tests/test_training.py",
+        "pyproject.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
-        "standards/uv.mk",
+        "standards/update_package.py", "standards/uv.mk",
     }  # fmt: skip
+    kit = {f for f in files if f.startswith("standards/handoff-kit/")}
+    files -= kit
     assert files == expected, (
         f"missing: {sorted(expected - files)}\nunexpected: {sorted(files - expected)}"
     )
@@ -156,10 +144,9 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     # Every project has a model that satisfies the contract: the example's or a stub.
     assert f"{package}/model.py" in files
     assert f"{package}/training.py" in files
-    # One registry backend, the one answered.
-    registry = given["model_registry"]
-    assert (f"{package}/registry/mlflow_store.py" in files) == (registry == "mlflow")
-    assert (f"{package}/registry/file_store.py" in files) == (registry == "none")
+    # The registry is the kit's; [tool.handoff] picks the backend answered.
+    settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["handoff"]
+    assert settings["registry"] == {"mlflow": "mlflow", "none": "files"}[given["model_registry"]]
     assert f"{package}/contracts/schemas.py" in files
     assert "package/contracts.lock.json" in files
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
@@ -301,18 +288,100 @@ def test_make_help_lists_the_handoff_targets(rendered: Mapping[str, Path], name:
     assert {"train", "handoff", "promote", "contract-snapshot"} <= listed, result.stdout
 
 
-def test_make_train_in_a_project_without_the_registry_code_says_what_to_do(
-    template_dir: Path, tmp_path: Path
-) -> None:
-    # A project from before the registry: `copier update` brings the targets (in
-    # standards/) but never the code in package/, which is the project's own.
-    project = render(template_dir, tmp_path / "old")
-    shutil.rmtree(project / "package/src/churn_model/registry")
+# --- The handoff kit: machinery in standards/, the project's own code in package/ ----
 
-    for target in ("train", "promote"):
-        result = subprocess.run(
-            ["make", "--no-print-directory", target],
-            cwd=project, capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        assert result.returncode != 0
-        assert "This project predates the model registry (after template 0.1.0)" in result.stdout
+# Every file the kit ships to projects, as this repository holds it.
+KIT = REPO / "handoff-kit"
+KIT_FILES = {
+    str(path.relative_to(KIT))
+    for path in KIT.rglob("*")
+    if path.is_file()
+    and "tests" not in path.relative_to(KIT).parts
+    and "__pycache__" not in path.parts
+    and not any(part.endswith("_cache") for part in path.parts)
+    and path.suffix != ".pyc"
+}
+# The project's own modules: contracts, model, training and the example's data.
+OWN_MODULES = {
+    "__init__.py", "py.typed", "model.py", "training.py", "data.py",
+    "contracts/__init__.py", "contracts/interface.py", "contracts/schemas.py",
+}  # fmt: skip
+OWN_TESTS = {
+    "conftest.py", "test_contracts.py", "test_model.py", "test_data.py",
+    "test_training.py", "test_package.py", "acceptance/scoring.feature",
+    "acceptance/test_scoring.py", "acceptance/golden_sample.csv",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_kit_is_shipped_whole_and_verbatim_without_its_tests(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    shipped = rendered[name] / "standards/handoff-kit"
+    files = {str(p.relative_to(shipped)) for p in shipped.rglob("*") if p.is_file()}
+
+    assert files == KIT_FILES, (
+        f"missing: {sorted(KIT_FILES - files)}\nunexpected: {sorted(files - KIT_FILES)}"
+    )
+    changed = [f for f in files if (shipped / f).read_bytes() != (KIT / f).read_bytes()]
+    assert not changed, f"the kit was rendered, not copied: {changed}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_package_holds_only_the_projects_own_code(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    source = project / "package/src" / answers(project)["package_name"]
+    modules = {str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()}
+    tests = {
+        str(p.relative_to(project / "package/tests"))
+        for p in (project / "package/tests").rglob("*")
+        if p.is_file()
+    }
+
+    assert modules <= OWN_MODULES, f"machinery in package/src: {sorted(modules - OWN_MODULES)}"
+    assert tests <= OWN_TESTS, f"machinery tests in package/tests: {sorted(tests - OWN_TESTS)}"
+
+
+@pytest.mark.parametrize(("name", "source_limit", "test_limit"), [("default", 400, 300)])
+def test_the_example_package_stays_small_enough_to_read(
+    rendered: Mapping[str, Path], name: str, source_limit: int, test_limit: int
+) -> None:
+    def lines(folder: Path) -> int:
+        return sum(len(p.read_text().splitlines()) for p in folder.rglob("*.py"))
+
+    project = rendered[name]
+    assert lines(project / "package/src") <= source_limit
+    assert lines(project / "package/tests") <= test_limit
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tool_handoff_points_at_what_the_project_renders(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """Every module and object [tool.handoff] names exists in the rendered package."""
+    project = rendered[name]
+    settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["handoff"]
+    package = answers(project)["package_name"]
+
+    assert settings["package"] == package
+    assert (project / settings["package-dir"]).is_dir()
+    for key in ("contracts", "model-input", "model-output", "model-interface", "train"):
+        module, _, name_in_module = settings[key].partition(":")
+        path = project / "package/src" / module.replace(".", "/")
+        source = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        assert source.is_file(), f"{key}: no module {module}"
+        if name_in_module:
+            defined = {
+                node.name
+                for node in ast.parse(source.read_text()).body
+                if isinstance(node, ast.ClassDef | ast.FunctionDef)
+            }
+            imported = {
+                alias.asname or alias.name
+                for node in ast.parse(source.read_text()).body
+                if isinstance(node, ast.ImportFrom)
+                for alias in node.names
+            }
+            assert name_in_module in defined | imported, f"{key}: {module} has no {name_in_module}"
+    for key in ("snapshot", "catalog", "research", "acceptance"):
+        assert (project / settings[key]).exists(), f"{key}: {settings[key]} does not exist"

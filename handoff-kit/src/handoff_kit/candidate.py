@@ -12,6 +12,7 @@ model may have been trained on another machine, and the report says so.
 from __future__ import annotations
 
 import getpass
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from datetime import UTC, datetime
 from handoff_kit import registry
 from handoff_kit.compat import SEMVER, major
 from handoff_kit.config import Settings
-from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion
+from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion, Scorer
 from handoff_kit.registry.records import contract_signature, lock_hash
 from handoff_kit.report import Result, run_command
 
@@ -44,6 +45,13 @@ class Review:
 
     def __str__(self) -> str:
         return f"{self.version}: " + "; ".join([*self.problems, *self.notes])
+
+
+def candidate_under_test(settings: Settings | None = None) -> Scorer | None:
+    """The registry model HANDOFF_MODEL_URI names, for the acceptance scenarios:
+    the gate and `promote` set it to the candidate; None when it is unset."""
+    uri = os.environ.get(MODEL_URI_VARIABLE)
+    return registry.load(uri, settings) if uri else None
 
 
 def acceptance_command(settings: Settings) -> tuple[str, ...]:
