@@ -39,8 +39,15 @@ KEDRO_NEW = "new --name 'Churn Model' --tools lint,test,data --example n --telem
 
 # Targets on the 2-core reference machine: reported, never asserted.
 TARGET_FLOOR_RATIO = 1.25
-TARGET_GREEN_WARM_S = 60.0
-TARGET_CHECK_S = 30.0
+TARGET_GREEN_WARM_S = 45.0
+TARGET_CHECK_S = 12.0
+TARGET_HANDOFF_S = 25.0
+# The answer sets whose package/ size the bench prints: the worked example, and the
+# smallest project (no example, folder registry).
+SIZE_ANSWERS = {
+    "default": (),
+    "minimal": ("--data", "example=false", "--data", "model_registry=none"),
+}
 
 
 # --- Statistics and formatting (pure) --------------------------------------------
@@ -204,6 +211,7 @@ class Bench:
     generation_ratio: float = float("nan")
     green_warm: float = float("nan")
     check_median: float = float("nan")
+    handoff_median: float = float("nan")
     kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
     green_steps: dict[str, list[float]] = field(default_factory=dict)
     warmup: int = 1
@@ -240,6 +248,28 @@ class Bench:
             shutil.copytree(generated, dst / "template")
             (dst / "copier.yml").write_text("_subdirectory: template\n")
         return dst
+
+    # Size -------------------------------------------------------------------------
+
+    def package_sizes(self) -> str:
+        """Lines of Python a team owns (package/src, package/tests) and the kit it does not."""
+        ours = self.snapshot_template()
+        rows = []
+        for name, options in SIZE_ANSWERS.items():
+            parent = fresh_dir(self.root, f"size-{name}")
+            run(self.copy_command(ours, *options), parent, self.env)
+            project = parent / PROJECT
+            rows.append(
+                [
+                    f"{name} (`{' '.join(options) or '--defaults'}`)",
+                    str(python_lines(project / "package/src")),
+                    str(python_lines(project / "package/tests")),
+                    str(python_lines(project / "standards/handoff-kit/src")),
+                ]
+            )
+            shutil.rmtree(parent)
+        header = ["Answers", "package/src", "package/tests", "standards/handoff-kit/src"]
+        return markdown_table(header, rows)
 
     # Generation -------------------------------------------------------------------
 
@@ -560,6 +590,7 @@ class Bench:
                 )
             )
         if has_handoff:
+            self.handoff_median = stats["handoff"].median
             rows.append(Row("Check suite: `make handoff`", stats["handoff"]))
         else:
             rows.append(Row("Check suite: `make handoff`", None, "not present in `make help`"))
@@ -602,6 +633,11 @@ def require(tool: str) -> str:
     if path is None:
         raise SystemExit(f"`{tool}` is not on PATH: run through `make bench` (uv's bench group).")
     return path
+
+
+def python_lines(folder: Path) -> int:
+    """Lines in the Python files under `folder`."""
+    return sum(len(path.read_text().splitlines()) for path in folder.rglob("*.py"))
 
 
 def count_files(path: Path) -> int:
@@ -665,7 +701,7 @@ def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[flo
 # --- Main -------------------------------------------------------------------------
 
 
-SECTIONS = ("generation", "update", "green", "checks", "validation")
+SECTIONS = ("size", "generation", "update", "green", "checks", "validation")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -704,6 +740,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections = set(args.sections)
     rows: list[Row] = []
     validation: list[str] = []
+    size: list[str] = []
     targets: list[str] = []
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
         root = Path(tmp)
@@ -716,6 +753,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             ccds_template=Path(ccds).resolve() if ccds else None,
             warmup=0 if args.quick else 1,
         )
+        if "size" in sections:
+            print("Size...", file=sys.stderr)
+            size = [
+                "## Lines of Python in a fresh project",
+                "",
+                "The team's own code and tests, beside the kit it does not edit.",
+                "",
+                bench.package_sizes(),
+                "",
+            ]
         if "generation" in sections:
             print("Generation...", file=sys.stderr)
             rows += bench.generation()
@@ -744,6 +791,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             print("Check suite...", file=sys.stderr)
             rows += bench.check_suite(project)
             targets.append(target_line("`make check`", bench.check_median, TARGET_CHECK_S, " s"))
+            targets.append(
+                target_line("`make handoff`", bench.handoff_median, TARGET_HANDOFF_S, " s")
+            )
         if "validation" in sections and project is not None:
             print("Validation...", file=sys.stderr)
             table, schema = bench.validation(
@@ -776,6 +826,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         timing_table(rows),
         "",
+        *size,
         *validation,
         "## Targets (reported, not asserted)",
         "",
