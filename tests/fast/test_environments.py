@@ -113,7 +113,9 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     build = dockerfile_stage(instructions, "build")
     runtime = dockerfile_stage(instructions, "runtime")
     copies = [line for line in build if line.startswith("COPY") and "--from" not in line]
-    scripts = tomllib.loads((project / "pyproject.toml").read_text())["project"]["scripts"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    kit = pyproject["tool"]["uv"]["sources"]["handoff-kit"]["path"]
+    kit_project = tomllib.loads((project / kit / "pyproject.toml").read_text())["project"]
 
     # Base images are build arguments with pinned defaults (a version tag, never latest).
     assert args, "no base image build arguments"
@@ -127,17 +129,55 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     assert "package/src" in copies[-1]
     installs = [i for i, line in enumerate(build) if line.startswith("RUN")]
     assert installs[0] < build.index(copies[-1]), "dependencies are installed after the source"
+    # The handoff kit (a path dependency) goes in whole, before the package is installed.
+    kit_copy = re.compile(rf"COPY (--chown=\S+ )?{kit} {kit}")
+    kit_copies = [i for i, line in enumerate(build) if kit_copy.fullmatch(line)]
+    assert kit_copies, f"the kit is not copied: no `COPY {kit} {kit}` in the build stage"
+    assert installs[0] < kit_copies[0] < installs[-1]
     if given["env_manager"] == "uv":
         syncs = [line for line in build if "uv sync" in line]
+        assert len(syncs) == 2, syncs
         assert all("--locked" in s and "--no-default-groups" in s for s in syncs), syncs
         assert not any("--group" in s for s in syncs)
-    # The final stage: no build tools, a non-root user, the package's CLI.
+        # uv reads the kit's metadata to check the lock, before any code is there;
+        # the first sync leaves both the kit and the project out.
+        metadata = build.index(f"COPY {kit}/pyproject.toml {kit}/")
+        assert metadata < build.index(next(line for line in build if syncs[0] in line))
+        assert "--no-install-local" in syncs[0], syncs[0]
+        # The second installs both, as wheels: the image needs no source tree.
+        assert "--no-editable" in syncs[1], syncs[1]
+        assert not re.search(r"--no-install|--only|--frozen", syncs[1]), syncs[1]
+    else:
+        pips = [line for line in build if "pip install" in line]
+        assert len(pips) == 2, pips
+        kit_install, package_install = pips
+        # The kit, then the package; dependencies come from the lock alone.
+        assert kit_install.endswith(f" ./{kit}"), kit_install
+        assert package_install.endswith(" ."), package_install
+        assert all("--no-deps" in pip for pip in pips), pips
+        assert not any(re.search(r"--editable|\s-e\s", pip) for pip in pips), pips
+        assert build.index(kit_install) < build.index(package_install)
+    # The final stage: no build tools, a non-root user, the kit's command line.
     assert runtime[-1] == instructions[-1], "runtime is not the last stage, which builds by default"
     users = [line.split()[1] for line in runtime if line.startswith("USER")]
     assert users, "the image runs as root"
     assert users[-1] not in {"root", "0"}
-    assert f'ENTRYPOINT ["{given["project_slug"]}"]' in runtime
-    assert scripts[given["project_slug"]] == f"{given['package_name']}.cli:main"
+    assert 'ENTRYPOINT ["handoff"]' in runtime
+    assert kit_project["scripts"]["handoff"] == "handoff_kit.cli:main"
+    assert any(d.startswith("handoff-kit") for d in pyproject["project"]["dependencies"])
+    assert not any(given["project_slug"] in line for line in runtime), "the old command"
+
+
+@pytest.mark.parametrize("name", CONDA)
+def test_conda_setup_installs_the_kit_then_the_project_editable(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    recipe = run(["make", "-n", "env"], cwd=project).stdout
+
+    installs = [line for line in recipe.splitlines() if "pip install" in line]
+    assert [line.split()[-1] for line in installs] == ["./standards/handoff-kit", "."], installs
+    assert all("--no-deps --editable" in line for line in installs), installs
 
 
 @pytest.mark.parametrize("name", ["default", "conda-github"])

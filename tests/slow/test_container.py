@@ -14,9 +14,11 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
+import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +34,11 @@ BASE_PACKAGES = ["python3", "ca-certificates"]
 BASE_IMAGE = "localhost/handoff-base:{suite}"
 UV_IMAGE = "localhost/handoff-uv:local"
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# The handoff kit, a path dependency of the project, and the project's golden sample.
+KIT = "standards/handoff-kit"
+GOLDEN_SAMPLE = "package/tests/acceptance/golden_sample.csv"
+# What `buildah run` itself writes to stderr when the command fails.
+BUILDAH_EXIT = re.compile(r"(subprocess exited with status|Error: exit status) \d+")
 
 
 def apt_mirror() -> tuple[str, str]:
@@ -198,32 +205,35 @@ def image(buildah: Buildah, base_images: dict[str, str], project: Project) -> Im
 
 @pytest.fixture(scope="module")
 def container(
-    buildah: Buildah, image: Image, tmp_path_factory: pytest.TempPathFactory
+    buildah: Buildah, image: Image, project: Project, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Container]:
-    data = tmp_path_factory.mktemp("data")
-    data.chmod(0o777)  # The image's user is not root and writes here.
+    """The image's container, with a copy of the project mounted at its own path."""
+    work = tmp_path_factory.mktemp("mounted") / project.path.name
+    shutil.copytree(project.path, work, ignore=shutil.ignore_patterns(".git", ".venv"))
+    for directory in [work, *(p for p in work.rglob("*") if p.is_dir())]:
+        directory.chmod(0o777)  # The image's user is not root and writes here.
     name = buildah("from", image.tag).stdout.strip()
-    yield Container(buildah, name, image, data)
+    yield Container(buildah, name, image, work)
     buildah("rm", name, check=False)
 
 
 @dataclass
 class Container:
-    """A working container of the image; `data` is mounted at /data."""
+    """A working container of the image; the project copy `work` is mounted at its own path."""
 
     buildah: Buildah
     name: str
     image: Image
-    data: Path
+    work: Path
 
     def config(self) -> dict[str, object]:
         inspected = json.loads(self.buildah("inspect", "--type", "image", self.image.tag).stdout)
         return inspected["OCIv1"]["config"]
 
     def run(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `command` in /data, as `docker run -v "$PWD:/data" -w /data` would."""
+        """Run `command` in the project, as `docker run -v "$PWD:$PWD" -w "$PWD"` would."""
         return self.buildah(
-            "run", "--volume", f"{self.data}:/data", "--workingdir", "/data",
+            "run", "--volume", f"{self.work}:{self.work}", "--workingdir", str(self.work),
             self.name, "--", *command, check=check,
         )  # fmt: skip
 
@@ -238,54 +248,62 @@ def test_make_docker_builds_the_image_and_says_with_which_engine(image: Image) -
     assert f"Successfully tagged {image.tag}" in image.build_log
 
 
-def test_the_image_runs_the_package_cli_as_a_non_root_user(container: Container) -> None:
+def test_the_image_runs_the_handoff_command_as_a_non_root_user(
+    container: Container, project: Project
+) -> None:
     config = container.config()
+    kit = tomllib.loads((project.path / KIT / "pyproject.toml").read_text())["project"]
 
-    assert config["Entrypoint"] == [container.image.slug]
+    assert config["Entrypoint"] == ["handoff"]
     assert container.run("id", "-u").stdout.strip() not in {"", "0"}, "the image runs as root"
-    assert "predict" in container.entrypoint().stdout, "the default command is not --help"
+    usage = container.entrypoint().stdout
+    assert usage.startswith("usage: handoff"), "the default command is not --help"
+    assert all(command in usage for command in ("train", "predict")), usage
+    assert container.entrypoint("--version").stdout.strip() == f"handoff {kit['version']}"
 
 
 def test_the_image_holds_runtime_dependencies_only(container: Container) -> None:
+    package = container.image.package
     probe = (
         "import importlib.util, json;"
-        "names = ['sklearn', 'pandas', 'pyarrow', 'pytest', 'mypy', 'ruff', 'black',"
-        " 'pre_commit', 'jupyterlab', 'ipykernel', 'matplotlib', 'uv'];"
-        "print(json.dumps({n: importlib.util.find_spec(n) is not None for n in names}))"
+        f"names = ['handoff_kit', '{package}', 'sklearn', 'pandas', 'pyarrow', 'pytest',"
+        " 'mypy', 'ruff', 'black', 'pre_commit', 'jupyterlab', 'ipykernel', 'matplotlib', 'uv'];"
+        "found = {n: importlib.util.find_spec(n) for n in names};"
+        "print(json.dumps({n: s and s.origin for n, s in found.items()}))"
     )
     present = json.loads(container.run("python", "-c", probe).stdout)
 
     runtime = {name: present.pop(name) for name in ("sklearn", "pandas", "pyarrow")}
     assert all(runtime.values()), f"runtime dependencies missing: {runtime}"
+    # The kit and the package are installed as wheels, not linked to a source tree
+    # (the runtime stage has none): their modules are in the environment itself.
+    for name in ("handoff_kit", package):
+        origin = present.pop(name)
+        assert origin, f"{name} is not installed"
+        assert "/site-packages/" in origin, f"{name} is not installed as a wheel: {origin}"
     assert not any(present.values()), f"dev or research packages in the image: {present}"
     assert container.run("sh", "-c", "command -v uv", check=False).returncode != 0
 
 
 @pytest.fixture(scope="module")
-def trained(container: Container, project: Project) -> str:
-    """`train` in the image, in a directory holding the project's data catalog."""
-    shutil.copytree(project.path / "data", container.data / "data")
-    for directory in [container.data / "data", *(container.data / "data").rglob("*")]:
-        directory.chmod(0o777)  # The image's user is not root and writes here.
+def trained(container: Container) -> str:
+    """`handoff train` in the image, in the mounted project: its registry is models/."""
     result = container.entrypoint("train")
     return result.stderr
 
 
 def test_the_image_trains_and_scores_the_golden_sample(container: Container, trained: str) -> None:
-    rows = 40
     slug = container.image.slug
     assert f"Registered {slug} version 1 as the new candidate" in trained
-    container.run(
-        "python", "-c",
-        f"from {container.image.package}.data import TARGET, make_customers;"
-        f"make_customers({rows}, seed=11).drop(columns=TARGET).to_csv('/data/golden.csv', index=False)",
-    )  # fmt: skip
+    assert (container.work / "models" / slug / "1" / "model.pkl").is_file()
+    rows = len(list(csv.DictReader(io.StringIO((container.work / GOLDEN_SAMPLE).read_text()))))
 
     result = container.entrypoint(
-        "predict", "--model", f"models:/{slug}@candidate", "--input", "/data/golden.csv"
+        "predict", "--model", f"models:/{slug}@candidate", "--input", GOLDEN_SAMPLE
     )
 
     predictions = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert rows > 0
     assert len(predictions) == rows
     assert list(predictions[0]) == ["churn_probability", "churned"]
     for row in predictions:
@@ -295,16 +313,17 @@ def test_the_image_trains_and_scores_the_golden_sample(container: Container, tra
 
 
 def test_bad_input_exits_1_with_a_one_line_error(container: Container, trained: str) -> None:
-    (container.data / "bad.csv").write_text("tenure_months,monthly_charges\n3,70.0\n")
+    (container.work / "bad.csv").write_text("tenure_months,monthly_charges\n3,70.0\n")
     model = f"models:/{container.image.slug}@candidate"
 
-    result = container.entrypoint(
-        "predict", "--model", model, "--input", "/data/bad.csv", check=False
-    )
+    result = container.entrypoint("predict", "--model", model, "--input", "bad.csv", check=False)
 
     assert result.returncode == 1, result.stderr
-    error = result.stderr.splitlines()[0]
-    assert error.startswith(f"{container.image.slug}: error: /data/bad.csv: cannot be scored")
+    # buildah adds its own lines about the exit status; the command's are the rest.
+    lines = [line for line in result.stderr.splitlines() if not BUILDAH_EXIT.fullmatch(line)]
+    assert len(lines) == 1, result.stderr
+    error = lines[0]
+    assert error.startswith("handoff: error: bad.csv: cannot be scored"), error
     assert "contract_type" in error, "the error does not name the missing column"
     assert "Traceback" not in result.stderr
 
@@ -332,5 +351,10 @@ def test_the_build_context_leaves_out_data_models_research_and_secrets(
             (project.path / relative).unlink()
 
     assert not copied & set(planted), f"in the build context: {sorted(copied & set(planted))}"
-    assert {"pyproject.toml", "uv.lock", "README.md"} <= copied
+    assert {"pyproject.toml", "uv.lock", "README.md", f"{KIT}/pyproject.toml"} <= copied
     assert any(p.startswith("package/src/") for p in copied)
+    # Of standards/, only the kit the image installs.
+    standards = {p for p in copied if p.startswith("standards/")}
+    assert standards, "standards/handoff-kit is not in the build context"
+    assert all(p.startswith(f"{KIT}/") for p in standards), sorted(standards)
+    assert (project.path / "standards" / "tasks.mk").is_file()
