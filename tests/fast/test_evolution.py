@@ -189,6 +189,47 @@ def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
     assert "README.md" in result.stdout, "the refusal does not name the changed file"
 
 
+def test_make_update_with_nothing_newer_says_so_and_updates_nothing(
+    committed_project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    project, env = committed_project
+    # A stand-in for Copier: `check-update` answers "up to date" (exit 0); any other
+    # command leaves a trace, so an update that ran anyway would show.
+    copier = tmp_path / "copier"
+    copier.write_text(
+        '#!/bin/sh\n[ "$1" = check-update ] && exit 0\necho "copier $1 ran"; exit 1\n'
+    )
+    copier.chmod(0o755)
+
+    result = run(
+        ["make", "--no-print-directory", "update", f"COPIER={copier}"], cwd=project, env=env
+    )
+
+    assert "Already on the newest template version" in result.stdout, result.stdout
+    assert "ran" not in result.stdout, f"an update ran with nothing newer:\n{result.stdout}"
+
+
+def test_make_update_with_a_newer_version_runs_the_update(
+    committed_project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    project, env = committed_project
+    copier = tmp_path / "copier"
+    copier.write_text(
+        '#!/bin/sh\n[ "$1" = check-update ] && exit 2\necho "copier $1 ran"; exit 1\n'
+    )
+    copier.chmod(0o755)
+
+    result = run(
+        ["make", "--no-print-directory", "update", f"COPIER={copier}"],
+        cwd=project,
+        env=env,
+        check=False,
+    )
+
+    assert "copier update ran" in result.stdout, result.stdout
+    assert result.returncode != 0, "a failed copier update did not fail make update"
+
+
 # --- hooks/migrate.py, the helper migrations call ----------------------------------
 
 
