@@ -9,7 +9,7 @@ DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.
 CONTAINER_TOOLS := buildah debootstrap podman
 
-.PHONY: help dev test test-fast test-slow lint demo bench
+.PHONY: help dev test test-fast test-slow kit lint demo bench
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -29,18 +29,25 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 		echo "Not installed: $$missing (Debian packages; needs root). The tests that use them skip."; \
 	fi
 
-test: dev ## Run both test tiers (what CI runs).
+test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	$(UV) run pytest
 
-test-fast: dev ## Run the fast tier only: render every choice, static validators (under a minute).
+test-fast: dev kit ## Run the kit's checks, then the fast tier: render every choice, static validators.
 	$(UV) run pytest -n 2 -m "not slow"
 
 test-slow: dev ## Run the slow tier only: generated projects' own make setup/check, for real.
 	$(UV) run pytest -m slow
 
+# The handoff kit's own configuration (handoff-kit/pyproject.toml) applies in its folder.
+kit: dev ## The handoff kit: its unit tests with a 90% coverage floor, mypy --strict, ruff.
+	cd handoff-kit && $(UV) run --project .. pytest
+	cd handoff-kit && $(UV) run --project .. mypy
+	$(UV) run ruff check handoff-kit
+	$(UV) run ruff format --check handoff-kit
+
 lint: dev ## Lint and format-check the template repository's own Python code.
-	$(UV) run ruff check hooks tests bench
-	$(UV) run ruff format --check hooks tests bench
+	$(UV) run ruff check hooks tests bench handoff-kit
+	$(UV) run ruff format --check hooks tests bench handoff-kit
 
 # Not part of `test`: a benchmark reports wall times, it never passes or fails on them.
 bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/results.md (minutes).

@@ -57,7 +57,16 @@ def candidate_under_test(settings: Settings | None = None) -> Scorer | None:
 def acceptance_command(settings: Settings) -> tuple[str, ...]:
     """pytest on the acceptance scenarios, without the coverage floor."""
     folder = str(settings.acceptance.relative_to(settings.root))
-    return (sys.executable, "-m", "pytest", folder, "--no-cov", "-q", "-p", "no:cacheprovider")
+    return (
+        sys.executable,
+        "-m",
+        "pytest",
+        folder,
+        "--no-cov",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+    )
 
 
 def review(settings: Settings, version: ModelVersion) -> Review:

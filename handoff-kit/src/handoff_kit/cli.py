@@ -29,7 +29,6 @@ import pandas as pd
 from handoff_kit import __version__, candidate, catalog, config, gate, registry
 from handoff_kit.compat import write_snapshot
 from handoff_kit.registry.card import model_card
-from handoff_kit.training import Trained
 from handoff_kit.registry.records import (
     Manifest,
     ModelVersion,
@@ -37,6 +36,7 @@ from handoff_kit.registry.records import (
     git_commit,
     lock_hash,
 )
+from handoff_kit.training import Trained
 
 EXIT_UNUSABLE = 1
 GATES = [
@@ -102,7 +102,6 @@ def train(settings: config.Settings) -> ModelVersion:
         sources = catalog.read_catalog(
             settings.catalog, catalog.contract_schemas(settings)
         )
-        used = [sources[name] for name in trained.sources]
     except (catalog.CatalogError, KeyError, ValueError) as error:
         # ValueError covers ContractViolation: training data that breaks its schema.
         msg = f"the training data cannot be used: {one_line(error)}"
@@ -110,6 +109,14 @@ def train(settings: config.Settings) -> ModelVersion:
     if not isinstance(trained, Trained):
         msg = f"{settings.train_function} returned a {type(trained).__name__}, not handoff_kit.Trained"
         raise UnusableError(msg)
+    unknown = [name for name in trained.sources if name not in sources]
+    if unknown:
+        msg = (
+            f"the training data cannot be used: {settings.train_function} names "
+            f"{unknown[0]!r}, which is not in the data catalog ({settings.catalog})"
+        )
+        raise UnusableError(msg)
+    used = [sources[name] for name in trained.sources]
     say(f"Learned from {', '.join(trained.sources) or 'data made in code'}.")
     say(
         "Metrics: "

@@ -229,6 +229,8 @@ def check_direction(  # noqa: PLR0911  # One return per kind of check reads best
     if name in {"isin", "notin"}:
         key = "allowed_values" if name == "isin" else "forbidden_values"
         before, after = set(old[key]), set(new[key])
+        if after == before:  # The same values, in another order.
+            return "unchanged"
         if after < before:
             return "tightened" if name == "isin" else "loosened"
         if after > before:

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Literal, cast
 
 import pandera.pandas as pa
@@ -62,7 +63,10 @@ KEYS: dict[str, tuple[str, str | None]] = {
     "model-interface": ("'module:Protocol', the model interface", None),
     "model-name": ("the model's name in the registry, e.g. 'churn-model'", None),
     "registry": ("one of " + ", ".join(repr(r) for r in REGISTRIES), None),
-    "package-dir": ("the package's source folder, e.g. 'package/src/churn_model'", None),
+    "package-dir": (
+        "the package's source folder, e.g. 'package/src/churn_model'",
+        None,
+    ),
     "snapshot": ("the contract snapshot's path", "package/contracts.lock.json"),
     "catalog": ("the data catalog folder", "data/catalog"),
     "research": ("the research folder", "research"),
@@ -130,7 +134,9 @@ class Settings:
         module = _import(self.contracts_module, "contracts")
         version = getattr(module, "CONTRACT_VERSION", None)
         if not isinstance(version, str):
-            raise _error("contracts", f"{self.contracts_module} has no CONTRACT_VERSION string")
+            raise _error(
+                "contracts", f"{self.contracts_module} has no CONTRACT_VERSION string"
+            )
         groups = {}
         for name in ("INPUTS", "OUTPUTS", "INTERFACES"):
             value = getattr(module, name, None)
@@ -140,8 +146,12 @@ class Settings:
             groups[name] = value
         for name in ("INPUTS", "OUTPUTS"):
             for schema in groups[name]:
-                if not (isinstance(schema, type) and issubclass(schema, pa.DataFrameModel)):
-                    problem = f"{self.contracts_module}.{name} holds {schema!r}, not a schema"
+                if not (
+                    isinstance(schema, type) and issubclass(schema, pa.DataFrameModel)
+                ):
+                    problem = (
+                        f"{self.contracts_module}.{name} holds {schema!r}, not a schema"
+                    )
                     raise _error("contracts", problem)
         return Contract(
             version=version,
@@ -175,7 +185,7 @@ class Settings:
         return found
 
 
-def _import(module: str, key: str) -> Any:
+def _import(module: str, key: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as error:
@@ -183,7 +193,7 @@ def _import(module: str, key: str) -> Any:
         raise _error(key, problem) from None
 
 
-def _object(key: str, path: str) -> Any:
+def _object(key: str, path: str) -> object:
     module, _, name = path.partition(":")
     found = getattr(_import(module, key), name, None)
     if found is None:

@@ -48,15 +48,18 @@ def run_command(
     """Run `command` (with `env` added to the environment) as the gate `title`."""
     # The interpreter's full path says nothing to a reader: show "python".
     shown = " ".join([Path(command[0]).name, *command[1:]])
-    # Only the fixed commands of the gates run here, never user input.
-    done = subprocess.run(  # noqa: S603
-        command,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, **env} if env else None,
-        cwd=cwd,
-    )
+    try:
+        # Only the fixed commands of the gates run here, never user input.
+        done = subprocess.run(  # noqa: S603
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, **env} if env else None,
+            cwd=cwd,
+        )
+    except OSError as error:  # Not installed (make, ...): a gate reports, never raises.
+        return Result(title, False, f"`{shown}` could not run: {error.strerror}")
     if done.returncode == 0:
         return Result(title, True, f"`{shown}` passed")
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]

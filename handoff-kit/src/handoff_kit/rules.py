@@ -56,8 +56,8 @@ def scan_package(
         try:
             tree = ast.parse(path.read_text(), filename=str(path))
         except SyntaxError as error:
-            message = f"Python cannot parse it: {error.msg}"
-            findings.append(Finding(shown, error.lineno or 0, message))
+            unparsable = f"Python cannot parse it: {error.msg}"
+            findings.append(Finding(shown, error.lineno or 0, unparsable))
             continue
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):

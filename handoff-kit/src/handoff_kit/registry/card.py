@@ -17,7 +17,9 @@ from handoff_kit.config import Settings
 from handoff_kit.registry.records import Manifest
 
 
-def model_card(settings: Settings, manifest: Manifest, sources: Sequence[Source]) -> str:
+def model_card(
+    settings: Settings, manifest: Manifest, sources: Sequence[Source]
+) -> str:
     """The card as Markdown, from the manifest, the contract and the catalog."""
     contract = settings.contract
     lines = [

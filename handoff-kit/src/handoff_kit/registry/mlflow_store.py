@@ -16,7 +16,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import mlflow

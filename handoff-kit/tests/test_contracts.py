@@ -1,0 +1,92 @@
+"""Schema.validated: data checked against a contract schema, every failure named at once."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from handoff_kit import ContractViolation, Failure
+from sample_model.contracts import Features, Predictions
+
+
+def rows(**columns: list[object]) -> pd.DataFrame:
+    """Three valid feature rows, with `columns` replaced."""
+    return pd.DataFrame(
+        {"rooms": [1, 2, 3], "kind": ["flat", "house", "flat"], **columns}
+    )
+
+
+def violation(
+    frame: pd.DataFrame, schema: type[Features | Predictions] = Features
+) -> ContractViolation:
+    with pytest.raises(ContractViolation) as refused:
+        schema.validated(frame)
+    return refused.value
+
+
+def test_valid_rows_come_back_as_they_were() -> None:
+    valid = Features.validated(rows())
+
+    pd.testing.assert_frame_equal(valid, rows())
+
+
+@pytest.mark.parametrize(
+    ("column", "values", "line"),
+    [
+        ("rooms", [1, -1, 3], "rooms: greater_than_or_equal_to(0) failed in 1 row(s), e.g. -1"),
+        ("kind", ["flat", "castle", "flat"], "kind: isin(['flat', 'house']) failed in 1 row(s), e.g. castle"),
+    ],
+    ids=["ge", "isin"],
+)  # fmt: skip
+def test_a_value_out_of_bounds_names_its_column_check_and_value(
+    column: str, values: list[object], line: str
+) -> None:
+    refused = violation(rows(**{column: values}))
+
+    [failure] = refused.failures
+    assert failure.column == column
+    assert failure.rows == 1
+    assert str(refused) == f"Features contract violated (1 failure):\n  - {line}"
+
+
+def test_every_failure_is_reported_at_once() -> None:
+    frame = pd.DataFrame({"kind": ["flat", None, "boat"]})
+
+    refused = violation(frame)
+
+    assert refused.schema == "Features"
+    assert {(f.column, f.check.split("(")[0]) for f in refused.failures} == {
+        ("rooms", "column_in_dataframe"),
+        ("kind", "not_nullable"),
+        ("kind", "isin"),
+    }
+    assert str(refused).startswith("Features contract violated (3 failures):\n")
+    assert "  - rooms: missing column (column_in_dataframe)" in str(refused)
+
+
+def test_a_wrong_dtype_is_refused_not_coerced() -> None:
+    refused = violation(rows(rooms=[1.0, 2.0, 3.0]))
+
+    assert refused.failures == [Failure("rooms", "dtype('int64')", 1, ("float64",))]
+    assert "rooms: dtype('int64') failed (found float64)" in str(refused)
+
+
+def test_a_column_the_strict_output_does_not_know_is_refused() -> None:
+    refused = violation(pd.DataFrame({"score": [0.5], "debug": [1]}), Predictions)
+
+    assert str(refused) == (
+        "Predictions contract violated (1 failure):\n"
+        "  - debug: unexpected column (column_in_schema)"
+    )
+
+
+def test_a_failure_shows_at_most_three_examples() -> None:
+    refused = violation(rows(rooms=[-1, -2, -3]).pipe(lambda f: pd.concat([f, f])))
+
+    [failure] = refused.failures
+    assert failure.rows == 6
+    assert failure.examples == ("-1", "-2", "-3")
+
+
+def test_a_contract_violation_is_a_value_error() -> None:
+    assert issubclass(ContractViolation, ValueError)

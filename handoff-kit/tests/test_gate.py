@@ -1,0 +1,295 @@
+"""The handoff gate: command gates, the contract and catalog gates, and the report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import add_source, write_pyproject
+
+from handoff_kit import cli, config, gate
+from handoff_kit.compat import write_snapshot
+from handoff_kit.report import Gate, Result, command_gate, markdown, run_command
+
+PYTHON = Path(sys.executable).name
+
+
+def python(code: str) -> tuple[str, ...]:
+    return (sys.executable, "-c", code)
+
+
+# --- Command gates -------------------------------------------------------------
+
+
+def test_a_command_gate_passes_showing_the_command_without_the_interpreters_path(
+    tmp_path: Path,
+) -> None:
+    passing = command_gate("ok", "Fine", python("print('all good')"), tmp_path)
+
+    assert passing.name == "ok"
+    assert passing.run() == Result(
+        "Fine", True, f"`{PYTHON} -c print('all good')` passed"
+    )
+
+
+def test_a_failing_command_is_explained_by_its_last_words_with_its_output() -> None:
+    result = run_command(
+        "Broken", python("print('step 1'); raise SystemExit('it broke')")
+    )
+
+    assert not result.passed
+    assert result.reason == (
+        f"`{PYTHON} -c print('step 1'); raise SystemExit('it broke')` failed: it broke"
+    )
+    assert result.details == "step 1\nit broke"
+
+
+def test_a_failing_make_target_is_explained_by_its_tool_not_by_make() -> None:
+    output = "Found 1 error.\nmake[1]: *** [tasks.mk:46: lint] Error 1\nmake: *** [x] Error 2"
+
+    result = run_command("Lint", python(f"print({output!r}); exit(2)"))
+
+    assert result.reason.endswith("failed: Found 1 error.")
+    assert result.details.endswith("make: *** [x] Error 2")
+
+
+def test_a_silent_failure_gives_its_exit_status() -> None:
+    assert run_command("Quiet", python("exit(3)")).reason.endswith(
+        "failed: exit status 3"
+    )
+
+
+def test_a_command_that_is_not_installed_fails_the_gate_without_raising(
+    tmp_path: Path,
+) -> None:
+    missing = command_gate(
+        "make", "Make", (str(tmp_path / "no-make"), "lint"), tmp_path
+    )
+
+    assert missing.run() == Result(
+        "Make", False, "`no-make lint` could not run: No such file or directory"
+    )
+
+
+def test_a_failures_details_keep_the_last_40_lines() -> None:
+    result = run_command("Long", python("for i in range(100): print(i)\nexit(1)"))
+
+    assert result.details.splitlines() == [str(i) for i in range(60, 100)]
+
+
+def test_a_command_runs_in_its_folder_with_the_variables_added(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KEPT", "kept")
+    code = (
+        "import os, pathlib; "
+        "assert pathlib.Path.cwd().name == 'here', os.getcwd(); "
+        "assert os.environ['ADDED'] == 'added' and os.environ['KEPT'] == 'kept'"
+    )
+    (tmp_path / "here").mkdir()
+
+    result = run_command(
+        "Env", python(code), env={"ADDED": "added"}, cwd=tmp_path / "here"
+    )
+
+    assert result.passed, result.details
+
+
+# --- The report -----------------------------------------------------------------
+
+
+def test_the_report_has_a_row_per_gate_the_debts_and_the_details() -> None:
+    report = markdown(
+        [
+            Result("Lint", True, "fine", "not shown: it passed"),
+            Result("Contract", False, "a|b\nc", "BREAKING  X.y"),
+            Result("Catalog", False, "no details"),
+        ],
+        [],
+    )
+
+    assert report.startswith("# Handoff report\n\n**FAILED**: 2 of 3 gates failed.\n")
+    assert "| Lint | pass | fine |" in report
+    assert "| Contract | FAIL | a\\|b c |" in report
+    assert "## Contract\n\n```text\nBREAKING  X.y\n```" in report
+    assert "## Catalog" not in report
+    assert "not shown" not in report
+    assert "## Debts: unofficial data used in research/\n\nNone.\n" in report
+
+
+def test_a_report_of_passing_gates_says_so() -> None:
+    report = markdown([Result("Lint", True, "fine")], [])
+
+    assert "**PASSED**: all 1 gates passed." in report
+
+
+# --- The contract and catalog gates ---------------------------------------------
+
+
+def test_without_a_snapshot_the_contract_gate_says_how_to_make_one(
+    settings: config.Settings,
+) -> None:
+    result = gate.contract_gate(settings)
+
+    assert not result.passed
+    assert result.reason.startswith(
+        "no contract snapshot yet: run `make contract-snapshot`"
+    )
+
+
+def test_the_contract_gate_passes_when_the_code_matches_its_snapshot(
+    settings: config.Settings,
+) -> None:
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+
+    result = gate.contract_gate(settings)
+
+    assert result == Result(
+        "Contract compatibility",
+        True,
+        "contracts match their snapshot (version 1.0.0)",
+        "",
+    )
+
+
+def test_a_breaking_difference_from_the_snapshot_fails_the_contract_gate(
+    settings: config.Settings,
+) -> None:
+    snapshot = gate.current_contract(settings)
+    columns = snapshot["schemas"]["Features"]["columns"]
+    columns["gone"] = columns["rooms"]
+    write_snapshot(settings.snapshot, snapshot)
+
+    result = gate.contract_gate(settings)
+
+    assert not result.passed
+    assert result.reason.startswith("breaking change without a major version bump")
+    assert result.details == "BREAKING    Features.gone: column removed (or renamed)"
+
+
+def test_the_catalog_gate_passes_a_package_that_reads_official_sources(
+    settings: config.Settings,
+) -> None:
+    assert gate.catalog_gate(settings) == Result(
+        "Official data only",
+        True,
+        "2 catalog sources valid; package/ reads official ones only",
+    )
+
+
+def test_the_catalog_gate_counts_one_source_in_the_singular(
+    settings: config.Settings,
+) -> None:
+    (settings.catalog / "survey.yml").unlink()
+
+    assert gate.catalog_gate(settings).reason.startswith("1 catalog source valid;")
+
+
+def test_the_catalog_gate_names_the_first_bad_read_and_counts_the_rest(
+    settings: config.Settings,
+) -> None:
+    reader = settings.package_dir / "reader.py"
+    reader.write_text(
+        'import pandas as pd\npd.read_csv("x.csv")\npd.read_csv("y.csv")\n'
+    )
+
+    result = gate.catalog_gate(settings)
+
+    assert not result.passed
+    assert result.reason.startswith(
+        "package/src/sample_model/reader.py:2: reads data directly"
+    )
+    assert result.reason.endswith("(and 1 more)")
+    assert len(result.details.splitlines()) == 2
+
+
+def test_the_catalog_gate_fails_on_a_malformed_catalog(
+    settings: config.Settings,
+) -> None:
+    add_source(settings.catalog, "houses", tier="platinum")
+
+    result = gate.catalog_gate(settings)
+
+    assert not result.passed
+    assert result.reason.startswith("malformed catalog: ")
+    assert "field 'tier' must be one of bronze, silver, gold" in result.reason
+
+
+def test_the_catalog_gate_fails_when_the_package_folder_is_not_there(
+    project: Path,
+) -> None:
+    write_pyproject(project, package_dir="package/src/elsewhere")
+
+    result = gate.catalog_gate(config.load(project))
+
+    assert not result.passed
+    assert result.reason == (
+        f"no {project}/package/src/elsewhere/: set package-dir in [tool.handoff]"
+    )
+
+
+# --- Running the gates ----------------------------------------------------------
+
+
+def test_the_gate_runs_every_check_make_check_runs_then_the_contracts_own(
+    settings: config.Settings,
+) -> None:
+    gates = gate.gates(settings)
+
+    assert [g.name for g in gates] == cli.GATES
+    assert all(isinstance(g, Gate) and g.title for g in gates)
+
+
+def test_running_gates_prints_and_writes_the_report_with_the_research_debts(
+    settings: config.Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (settings.research / "explore.py").write_text("load('survey')\n")
+    gates = [
+        Gate("good", "Good", lambda: Result("Good", True, "fine")),
+        Gate("bad", "Bad", lambda: Result("Bad", False, "broken", "why")),
+    ]
+
+    assert gate.run(settings, gates) == 1
+
+    report = settings.report.read_text()
+    assert "**FAILED**: 1 of 2 gates failed." in report
+    assert (
+        "- `survey` (bronze, unofficial; owner bob@example.com) used in research/explore.py"
+        in report
+    )
+    out, err = capsys.readouterr()
+    assert out == f"{report}\nWritten to reports/handoff.md.\n"
+    assert err == "... Good\n... Bad\n"
+
+
+def test_the_report_is_written_even_when_the_catalog_is_malformed(
+    settings: config.Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (settings.catalog / "houses.yml").write_text("name: houses\n")
+
+    assert (
+        gate.run(settings, [Gate("ok", "Ok", lambda: Result("Ok", True, "fine"))]) == 0
+    )
+
+    assert "None." in settings.report.read_text()
+
+
+def test_a_breaking_snapshot_difference_fails_the_command_line_gate(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["snapshot"]) == 0
+    snapshot_file = project / "package/contracts.lock.json"
+    snapshot = json.loads(snapshot_file.read_text())
+    del snapshot["interfaces"]["Model"]["fit"]
+    snapshot_file.write_text(json.dumps(snapshot))
+
+    assert cli.main(["gate", "--only", "contract"]) == 1
+
+    report = (project / "reports/handoff.md").read_text()
+    assert (
+        "| Contract compatibility | FAIL | breaking change without a major version bump"
+        in report
+    )
+    assert "BREAKING    Model.fit: method added" in report
