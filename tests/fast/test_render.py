@@ -113,7 +113,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "package/src/churn_model/py.typed", "package/src/churn_model/training.py",
         "package/tests/acceptance/golden_sample.csv",
         "package/tests/acceptance/scoring.feature",
-        "package/tests/acceptance/test_scoring.py", "package/tests/conftest.py",
+        "package/tests/acceptance/test_scoring.py",
         "package/tests/test_contracts.py", "package/tests/test_data.py",
         "package/tests/test_model.py", "package/tests/test_training.py",
         "pyproject.toml", "research/README.md",
@@ -307,7 +307,7 @@ OWN_MODULES = {
     "contracts/__init__.py", "contracts/interface.py", "contracts/schemas.py",
 }  # fmt: skip
 OWN_TESTS = {
-    "conftest.py", "test_contracts.py", "test_model.py", "test_data.py",
+    "test_contracts.py", "test_model.py", "test_data.py",
     "test_training.py", "test_package.py", "acceptance/scoring.feature",
     "acceptance/test_scoring.py", "acceptance/golden_sample.csv",
 }  # fmt: skip
