@@ -275,6 +275,28 @@ def test_snapshot_records_the_contract_then_the_contract_gate_passes(
     assert report in capsys.readouterr().out
 
 
+def test_snapshot_refuses_to_record_a_breaking_change_at_the_same_major_version(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["snapshot"]) == 0
+    path = project / "package/contracts.lock.json"
+    recorded = json.loads(path.read_text())
+    # As if the code had added a required input column since the snapshot.
+    column = next(iter(recorded["schemas"]["Features"]["columns"]))
+    del recorded["schemas"]["Features"]["columns"][column]
+    path.write_text(json.dumps(recorded))
+    before = path.read_text()
+    capsys.readouterr()
+
+    assert main(["snapshot"]) == EXIT_UNUSABLE
+
+    error = capsys.readouterr().err
+    assert error.startswith("Refused: package/contracts.lock.json stays as it is.")
+    assert "bump the major number (to 2.0.0)" in error
+    assert f"BREAKING    Features.{column}: required input column added" in error
+    assert path.read_text() == before, "the refused snapshot was written anyway"
+
+
 def test_the_gate_without_a_snapshot_fails_and_says_how_to_make_one(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

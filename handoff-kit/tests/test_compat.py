@@ -19,6 +19,7 @@ from handoff_kit.compat import (
     describe_schema,
     judge,
     major,
+    may_record,
     read_snapshot,
     write_snapshot,
 )
@@ -358,6 +359,79 @@ def test_a_version_that_is_not_semver_or_a_missing_snapshot_fails() -> None:
         snapshot({"Rows": Rows}), snapshot({"Rows": Rows}, version="v1")
     ).passed
     assert "no contract snapshot" in judge(None, snapshot({"Rows": Rows})).reason
+
+
+def test_a_snapshot_with_a_broken_version_or_a_version_going_back_fails() -> None:
+    broken = judge(snapshot({"Rows": Rows}, version="one"), snapshot({"Rows": Rows}))
+    backwards = judge(
+        snapshot({"Rows": Rows}, version="2.0.0"), snapshot({"Rows": Rows})
+    )
+
+    assert not broken.passed
+    assert "the snapshot's version 'one' is not a semantic version" in broken.reason
+    assert not backwards.passed
+    assert "older than the snapshot's 2.0.0" in backwards.reason
+
+
+# --- Recording a snapshot cannot bless what the gate refuses ------------------------
+
+
+def test_recording_refuses_a_breaking_change_at_the_snapshots_major_version() -> None:
+    class Rows(pa.DataFrameModel):
+        amount: Series[float] = pa.Field(ge=0)
+
+    verdict = may_record(
+        snapshot({"Rows": Base}), snapshot({"Rows": Rows}, version="1.1.0")
+    )
+
+    assert not verdict.passed
+    assert verdict.reason.startswith("2 breaking changes at CONTRACT_VERSION 1.1.0")
+    assert "bump the major number (to 2.0.0)" in verdict.reason
+    assert "agreeing it with the other team first" in verdict.reason
+    assert [c.where for c in verdict.changes] == ["Rows.kind", "Rows.note"]
+
+
+def test_recording_accepts_a_breaking_change_under_a_new_major_version() -> None:
+    class Rows(pa.DataFrameModel):
+        amount: Series[float] = pa.Field(ge=0)
+
+    new = snapshot({"Rows": Rows}, version="2.0.0")
+
+    assert may_record(snapshot({"Rows": Base}), new).passed
+    assert judge(new, new).passed
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [(None, "1.0.0"), ("1.0.0", "1.0.0"), ("1.0.0", "1.1.0")],
+    ids=["first snapshot", "unchanged", "compatible change"],
+)
+def test_recording_accepts_a_first_snapshot_and_compatible_changes(
+    old: str | None, new: str
+) -> None:
+    class Rows(Base):
+        channel: Series[str] | None
+
+    before = None if old is None else snapshot({"Rows": Base}, version=old)
+
+    assert may_record(before, snapshot({"Rows": Rows}, version=new)).passed
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "problem"),
+    [
+        ("1.0.0", "v2", "is not a semantic version"),
+        ("one", "1.0.0", "the snapshot's version 'one'"),
+        ("2.0.0", "1.9.0", "older than the snapshot's 2.0.0"),
+    ],
+)
+def test_recording_refuses_unusable_versions(old: str, new: str, problem: str) -> None:
+    verdict = may_record(
+        snapshot({"Rows": Rows}, version=old), snapshot({"Rows": Rows}, version=new)
+    )
+
+    assert not verdict.passed
+    assert problem in verdict.reason
 
 
 @pytest.mark.parametrize(

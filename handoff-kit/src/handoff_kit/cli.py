@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from handoff_kit import __version__, candidate, catalog, config, gate, registry
-from handoff_kit.compat import write_snapshot
+from handoff_kit.compat import may_record, read_snapshot, write_snapshot
 from handoff_kit.registry.card import model_card
 from handoff_kit.registry.records import (
     Manifest,
@@ -165,8 +165,15 @@ def predict(
 
 
 def snapshot(settings: config.Settings) -> int:
-    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    """Record the contracts, unless that would bless a change the gate refuses."""
     shown = settings.snapshot.relative_to(settings.root)
+    current = gate.current_contract(settings)
+    verdict = may_record(read_snapshot(settings.snapshot), current)
+    if not verdict.passed:
+        say(f"Refused: {shown} stays as it is. {verdict.reason}.")
+        say("\n".join(f"  - {change}" for change in verdict.changes))
+        return EXIT_UNUSABLE
+    write_snapshot(settings.snapshot, current)
     print(f"Wrote {shown} (contract version {settings.contract.version}): commit it.")
     return 0
 

@@ -280,13 +280,41 @@ def _compare_interfaces(old: Snapshot, new: Snapshot) -> list[Change]:
 # --- The gate --------------------------------------------------------------------
 
 
-def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
-    """Pass when the code matches the snapshot; otherwise say what to do."""
+def _versions(snapshot: Snapshot | None, current: Snapshot) -> Verdict | None:
+    """A failed verdict when either version is unusable or the version went back."""
     version = current["version"]
     if not SEMVER.match(version):
         return Verdict(
             False, f"CONTRACT_VERSION {version!r} is not a semantic version X.Y.Z"
         )
+    if snapshot is None:
+        return None
+    recorded = str(snapshot.get("version"))
+    if not SEMVER.match(recorded):
+        return Verdict(
+            False,
+            f"the snapshot's version {recorded!r} is not a semantic version X.Y.Z: "
+            "restore the committed snapshot (git checkout) before recording a change",
+        )
+    if _parts(version) < _parts(recorded):
+        return Verdict(
+            False,
+            f"CONTRACT_VERSION {version} is older than the snapshot's {recorded}: "
+            "versions only move forward",
+        )
+    return None
+
+
+def _parts(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
+    """Pass when the code matches the snapshot; otherwise say what to do."""
+    version = current["version"]
+    unusable = _versions(snapshot, current)
+    if unusable is not None:
+        return unusable
     if snapshot is None:
         return Verdict(
             False,
@@ -309,6 +337,31 @@ def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
             changes,
         )
     return Verdict(True, f"contracts match their snapshot (version {version})")
+
+
+def may_record(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
+    """Whether `current` may replace `snapshot`: never a breaking change at the
+    snapshot's major version, so recording cannot bless what the gate refuses."""
+    unusable = _versions(snapshot, current)
+    if unusable is not None:
+        return unusable
+    if snapshot is None:
+        return Verdict(True, "the first snapshot of the contracts")
+    changes = tuple(compare(snapshot, current))
+    breaking = tuple(change for change in changes if change.breaking)
+    version, recorded = current["version"], snapshot["version"]
+    if breaking and major(version) <= major(recorded):
+        count = f"{len(breaking)} breaking change{'s' if len(breaking) > 1 else ''}"
+        return Verdict(
+            False,
+            f"{count} at CONTRACT_VERSION {version}, the snapshot's major version: "
+            f"bump the major number (to {major(recorded) + 1}.0.0), agreeing it with "
+            "the other team first, then record the snapshot again",
+            breaking,
+        )
+    return Verdict(
+        True, f"{len(changes)} change(s) recorded at version {version}", changes
+    )
 
 
 def major(version: str) -> int:
