@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import add_source, write_pyproject
 
-from handoff_kit import cli, config, gate
+from handoff_kit import __version__, cli, config, gate
 from handoff_kit.compat import write_snapshot
 from handoff_kit.report import Gate, Result, command_gate, markdown, run_command
 
@@ -119,10 +119,18 @@ def test_the_report_has_a_row_per_gate_the_debts_and_the_details() -> None:
     assert "## Debts: unofficial data used in research/\n\nNone.\n" in report
 
 
-def test_a_report_of_passing_gates_says_so() -> None:
-    report = markdown([Result("Lint", True, "fine")], [])
+def test_a_report_of_passing_gates_says_so_in_words() -> None:
+    one = markdown([Result("Lint", True, "fine")], [])
+    two = markdown([Result("Lint", True, "fine"), Result("Types", True, "fine")], [])
 
-    assert "**PASSED**: all 1 gates passed." in report
+    assert "**PASSED**: the one gate run passed." in one
+    assert "**PASSED**: all 2 gates passed." in two
+
+
+def test_a_failed_single_gate_reads_in_the_singular() -> None:
+    report = markdown([Result("Lint", False, "no")], [])
+
+    assert "**FAILED**: 1 of 1 gate failed." in report
 
 
 # --- The contract and catalog gates ---------------------------------------------
@@ -255,6 +263,9 @@ def test_running_gates_prints_and_writes_the_report_with_the_research_debts(
 
     report = settings.report.read_text()
     assert "**FAILED**: 1 of 2 gates failed." in report
+    about = report.splitlines()[2]
+    assert about.startswith("Commit `unknown`, "), "the sample is no git repository"
+    assert about.endswith(f" UTC, handoff-kit {__version__}."), about
     assert (
         "- `survey` (bronze, unofficial; owner bob@example.com) used in research/explore.py"
         in report

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from handoff_kit import candidate, catalog
+from handoff_kit import __version__, candidate, catalog
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
+from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import research_debts, scan_package
 
@@ -107,7 +109,9 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
         debts = research_debts(settings.research, sources, settings.root)
     except catalog.CatalogError:
         debts = []  # The catalog gate already reports it.
-    report = markdown(results, debts)
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
+    report = markdown(results, debts, about)
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)
     print(report)

@@ -69,17 +69,19 @@ def run_command(
     return Result(title, False, f"`{shown}` failed: {last}", "\n".join(lines[-_TAIL:]))
 
 
-def markdown(results: Sequence[Result], debts: Sequence[Debt]) -> str:
-    """The report, ready to paste into a pull request."""
+def markdown(results: Sequence[Result], debts: Sequence[Debt], about: str = "") -> str:
+    """The report, ready to paste into a pull request; `about` says what was checked."""
     failed = [result for result in results if not result.passed]
-    verdict = (
-        f"**FAILED**: {len(failed)} of {len(results)} gates failed."
-        if failed
-        else f"**PASSED**: all {len(results)} gates passed."
-    )
+    if failed:
+        verdict = f"**FAILED**: {len(failed)} of {_gates(len(results))} failed."
+    elif len(results) == 1:
+        verdict = "**PASSED**: the one gate run passed."
+    else:
+        verdict = f"**PASSED**: all {len(results)} gates passed."
     lines = [
         "# Handoff report",
         "",
+        *([about, ""] if about else []),
         verdict,
         "",
         "| Gate | Result | Reason |",
@@ -95,6 +97,10 @@ def markdown(results: Sequence[Result], debts: Sequence[Debt]) -> str:
         if result.details:
             lines += ["", f"## {result.gate}", "", "```text", result.details, "```"]
     return "\n".join(lines) + "\n"
+
+
+def _gates(count: int) -> str:
+    return f"{count} gate{'' if count == 1 else 's'}"
 
 
 def _cell(text: str) -> str:
