@@ -33,12 +33,10 @@ def edit(project: Project, relative: str, old: str, new: str) -> None:
 
 
 def gate(project: Project, *only: str) -> str:
-    """Run some gates of `make handoff` (`--only`), expecting them to fail; return the report."""
-    package = answers(project.path)["package_name"]
+    """Run some gates of `make handoff` (`handoff gate --only`), expecting them to fail;
+    return the report."""
     args = [arg for name in only for arg in ("--only", name)]
-    result = project.run(
-        "uv", "run", "--frozen", "python", "-m", f"{package}.handoff", *args, check=False
-    )
+    result = project.run("uv", "run", "--frozen", "handoff", "gate", *args, check=False)
     assert result.returncode != 0, f"the {', '.join(only)} gate passed:\n{result.stdout}"
     return result.stdout
 
@@ -185,10 +183,9 @@ def test_scoring_bad_input_raises_the_named_error_and_scores_nothing(
 def test_a_package_module_reading_an_unofficial_source_fails_with_file_and_line(
     default_project: Project,
 ) -> None:
-    package = answers(default_project.path)["package_name"]
     module = f"{package_dir(default_project)}/survey.py"
     (default_project.path / module).write_text(
-        f"import pandas as pd\n\nfrom {package} import catalog\n\n\n"
+        "import pandas as pd\n\nfrom handoff_kit import catalog\n\n\n"
         "def exit_reasons() -> pd.DataFrame:\n"
         '    return catalog.load("exit_survey")\n\n\n'
         "def raw_reasons() -> pd.DataFrame:\n"

@@ -1,8 +1,9 @@
 """The model registry as the hand-off point, in generated projects: train, gate, promote, serve.
 
-Each flow runs the project's own make targets, as a data scientist and an ML engineer
-would: against MLflow's embedded SQLite store, against a real `mlflow server` named
-by MLFLOW_TRACKING_URI, and against the file registry of model_registry=none.
+Each flow runs the project's own make targets (the handoff kit's `handoff` command), as
+a data scientist and an ML engineer would: against MLflow's embedded SQLite store,
+against a real `mlflow server` named by MLFLOW_TRACKING_URI, and against the file
+registry of model_registry=none.
 """
 
 from __future__ import annotations
@@ -16,17 +17,20 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANSWER_SETS, Project, answers, new_project
+from tests.conftest import ANSWER_SETS, REPO, Project, answers, new_project
 
 pytestmark = pytest.mark.slow
 
 GOLDEN_SAMPLE = "package/tests/acceptance/golden_sample.csv"
+# The kit every generated project carries in standards/handoff-kit, at this version.
+KIT_VERSION = tomllib.loads((REPO / "handoff-kit/pyproject.toml").read_text())["project"]["version"]
 
 
 @pytest.fixture(scope="module")
@@ -52,12 +56,15 @@ def python(project: Project, script: str) -> str:
     return project.run("uv", "run", "--frozen", "python", "-c", script).stdout
 
 
+def handoff(project: Project, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """The kit's `handoff` command in the project's environment."""
+    return project.run("uv", "run", "--frozen", "handoff", *args, check=check)
+
+
 def candidate_gates(project: Project) -> str:
     """The handoff report of the registry's two gates only (test_contract runs them all
     on fresh projects)."""
-    package = answers(project.path)["package_name"]
-    gates = ["--only", "candidate", "--only", "candidate-acceptance"]
-    return project.run("uv", "run", "--frozen", "python", "-m", f"{package}.handoff", *gates).stdout
+    return handoff(project, "gate", "--only", "candidate", "--only", "candidate-acceptance").stdout
 
 
 def report_rows(output: str) -> dict[str, tuple[str, str]]:
@@ -73,10 +80,7 @@ def report_rows(output: str) -> dict[str, tuple[str, str]]:
 def predict(
     project: Project, model: str, rows: str, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    return project.run(
-        "uv", "run", "--frozen", slug(project), "predict", "--model", model, "--input", rows,
-        check=check,
-    )  # fmt: skip
+    return handoff(project, "predict", "--model", model, "--input", rows, check=check)
 
 
 def scored(result: subprocess.CompletedProcess[str]) -> list[dict[str, str]]:
@@ -125,7 +129,9 @@ def test_make_train_shows_progress_and_registers_the_candidate(
     mlflow_project: Project, trained: str
 ) -> None:
     name = slug(mlflow_project)
-    assert "Loading the training data (customers)." in trained
+    package = answers(mlflow_project.path)["package_name"]
+    assert f"Training the model ({package}.training:train)." in trained
+    assert "Learned from customers." in trained
     assert "Metrics: roc_auc " in trained
     assert (
         f"Registering the model in the MLflow registry at sqlite:///{mlflow_project.path}/mlflow.db"
@@ -138,7 +144,7 @@ def test_make_train_shows_progress_and_registers_the_candidate(
     assert not status, f"the embedded store is not git-ignored:\n{status}"
 
 
-def test_the_registered_version_records_contract_commit_lock_data_metrics_and_card(
+def test_the_registered_version_records_contract_commit_lock_kit_data_metrics_and_card(
     mlflow_project: Project, trained: str
 ) -> None:
     name = slug(mlflow_project)
@@ -146,14 +152,17 @@ def test_the_registered_version_records_contract_commit_lock_data_metrics_and_ca
         python(
             mlflow_project,
             "import json, mlflow\n"
+            "from handoff_kit import config, registry\n"
             f"mlflow.set_tracking_uri('sqlite:///mlflow.db')\n"
             "client = mlflow.MlflowClient()\n"
             f"version = client.get_model_version_by_alias('{name}', 'candidate')\n"
             f"info = mlflow.models.get_model_info(f'models:/{name}/{{version.version}}')\n"
+            "kit = registry.open_registry(config.load()).find('candidate')\n"
             "print(json.dumps({'tags': version.tags, 'card': version.description,\n"
             "    'metrics': client.get_run(version.run_id).data.metrics,\n"
             "    'inputs': info.signature.inputs.to_dict(),\n"
-            "    'outputs': info.signature.outputs.to_dict()}))\n",
+            "    'outputs': info.signature.outputs.to_dict(),\n"
+            "    'manifest_kit_version': kit.manifest.kit_version}))\n",
         )
     )
 
@@ -164,6 +173,8 @@ def test_the_registered_version_records_contract_commit_lock_data_metrics_and_ca
     lock = hashlib.sha256((mlflow_project.path / "uv.lock").read_bytes()).hexdigest()
     assert tags["lock_hash"] == f"sha256:{lock}"
     assert tags["data_sources"] == "customers"
+    assert tags["kit_version"] == KIT_VERSION, "the version does not record the kit that trained it"
+    assert recorded["manifest_kit_version"] == KIT_VERSION, "the kit does not read it back"
     assert {"roc_auc", "accuracy", "brier_score"} <= set(recorded["metrics"])
     # The signature comes from the contract schemas, dtype by dtype, not from the data.
     assert recorded["inputs"] == [
@@ -182,6 +193,7 @@ def test_the_registered_version_records_contract_commit_lock_data_metrics_and_ca
     assert "## Output: Predictions" in card
     assert f"| customers | @{name}-data-science | silver |" in card, "no data source with its owner"
     assert "| roc_auc |" in card
+    assert f"| Handoff kit | {KIT_VERSION} |" in card
 
 
 def test_make_handoff_checks_the_candidate_loaded_from_the_registry(
@@ -362,7 +374,9 @@ def test_the_file_registry_runs_the_same_flow(
     predictions = scored(predict(files_project, f"models:/{name}@champion", GOLDEN_SAMPLE))
 
     assert report_rows(file_flow["fresh"])["Registry candidate"][1].startswith("no candidate yet")
-    assert f"Registering the model in the file registry models/{name}/." in file_flow["train"]
+    assert "Learned from data made in code." in file_flow["train"]
+    home = files_project.path / "models" / name
+    assert f"Registering the model in the file registry {home}/." in file_flow["train"]
     assert (
         f"Registered {name} version 1 as the new candidate (models:/{name}/1)."
         in file_flow["train"]
@@ -378,7 +392,7 @@ def test_the_file_registry_runs_the_same_flow(
     assert list(predictions[0]) == ["score"]
 
 
-def test_the_file_registry_keeps_a_manifest_a_card_and_the_aliases(
+def test_the_file_registry_keeps_a_manifest_with_the_kit_version_a_card_and_the_aliases(
     files_project: Project, file_flow: dict[str, str]
 ) -> None:
     name = slug(files_project)
@@ -390,11 +404,14 @@ def test_the_file_registry_keeps_a_manifest_a_card_and_the_aliases(
     lock = hashlib.sha256((files_project.path / "uv.lock").read_bytes()).hexdigest()
     assert manifest["lock_hash"] == f"sha256:{lock}"
     assert "brier_score" in manifest["metrics"]
+    assert manifest["kit_version"] == KIT_VERSION, "the version does not record the kit"
     assert manifest["signature"] == {
         "inputs": [["signal", "double", True]],
         "outputs": [["score", "double", True]],
     }
-    assert (version / "model_card.md").read_text().startswith(f"# Model card: {name}")
+    card = (version / "model_card.md").read_text()
+    assert card.startswith(f"# Model card: {name}")
+    assert f"| Handoff kit | {KIT_VERSION} |" in card
     registry = json.loads((files_project.path / "models" / name / "registry.json").read_text())
     assert registry["aliases"]["champion"] == "1"
     assert registry["promotions"][0]["version"] == "1"
