@@ -120,7 +120,7 @@ def release_newer(repo: Path, *, change_example: bool = False) -> None:
     if change_example:
         # Example code is the project's after the first copy: this must not reach it.
         model = template / "package" / "src" / "{{ package_name }}"
-        model /= "{% if example %}model.py{% endif %}.jinja"
+        model /= "{% if example %}model.py{% endif %}"
         replace_once(model, "    def fit(", "    # A template improvement.\n    def fit(")
 
     git(repo, "add", "-A")
