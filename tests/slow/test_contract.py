@@ -107,6 +107,14 @@ def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_
     others = {gate for gate, (result, _) in table.items() if result != "pass"}
     assert others == {"Contract compatibility"}, "only the contract gate should object"
 
+    # Recording the snapshot cannot launder the breaking change.
+    refused = default_project.make("contract-snapshot", check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, "make contract-snapshot recorded a breaking change"
+    assert "Refused: package/contracts.lock.json stays as it is." in said
+    assert "bump the major number (to 2.0.0)" in said
+    assert "BREAKING    Features.region: column removed (or renamed)" in said
+
     edit(default_project, init, 'CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"')
     stale = gate(default_project, "contract")
     assert "make contract-snapshot" in stale, "a major bump alone must not pass the gate"
