@@ -31,7 +31,7 @@ def median_seconds(report: str, measure: str) -> float:
 def test_quick_bench_reports_generation_against_peers_and_the_update(tmp_path: Path) -> None:
     output = tmp_path / "results.md"
     env = {k: v for k, v in os.environ.items() if k != "CCDS_TEMPLATE"}
-    args = f"--quick --sections generation update --output {output}"
+    args = f"--quick --sections size generation update --output {output}"
 
     result = subprocess.run(
         ["make", "--no-print-directory", "bench", f"BENCH_ARGS={args}"],
@@ -57,6 +57,12 @@ def test_quick_bench_reports_generation_against_peers_and_the_update(tmp_path: P
     assert re.search(r"\dx Copier floor, \d+\.\d\dx Kedro", report), "ratios to the floor and Kedro"
     assert "not measured: CCDS_TEMPLATE unset" in report
     assert "Sections not run: green, checks, validation." in report
+    sizes = re.findall(r"^\| (default|minimal) \(.+\) \| (\d+) \| (\d+) \| (\d+) \|$", report, re.M)
+    assert [row[0] for row in sizes] == ["default", "minimal"], "no package sizes in the report"
+    for _, source, tests, kit in sizes:
+        assert 0 < int(source) <= 400, f"package/src has {source} lines"
+        assert 0 < int(tests) <= 300, f"package/tests has {tests} lines"
+        assert int(kit) > int(source), "the kit holds the machinery, not package/"
     assert re.search(r"^- CPU: .+, \d+ cores", report, re.M), "the machine is named"
     assert "Generation vs Copier's floor" in report
 
