@@ -213,6 +213,45 @@ def test_the_catalog_gate_names_the_first_bad_read_and_counts_the_rest(
     assert len(result.details.splitlines()) == 2
 
 
+def test_the_catalog_gate_passes_with_a_waived_read_and_lists_it(
+    settings: config.Settings,
+) -> None:
+    (settings.package_dir / "lookup.py").write_text(
+        "import pandas as pd\n\n"
+        'codes = pd.read_csv("codes.csv")  # handoff: allow-read a fixed code list\n'
+    )
+
+    assert gate.catalog_gate(settings) == Result(
+        "Official data only",
+        True,
+        "2 catalog sources valid; package/ reads official ones only; "
+        "1 waived read: package/src/sample_model/lookup.py:3 (a fixed code list)",
+    )
+
+
+def test_the_catalog_gate_fails_on_unwaived_reads_only_and_lists_the_waived(
+    settings: config.Settings,
+) -> None:
+    (settings.package_dir / "lookup.py").write_text(
+        "import pandas as pd\n\n"
+        'codes = pd.read_csv("codes.csv")  # handoff: allow-read a fixed code list\n'
+        'names = pd.read_csv("names.csv")  # handoff: allow-read the names of codes\n'
+        'other = pd.read_csv("other.csv")\n'
+    )
+
+    result = gate.catalog_gate(settings)
+
+    module = "package/src/sample_model/lookup.py"
+    assert not result.passed
+    assert result.reason.startswith(f"{module}:5: reads data directly")
+    assert result.reason.endswith(
+        f"instead; 2 waived reads: {module}:3 (a fixed code list), "
+        f"{module}:4 (the names of codes)"
+    )
+    assert result.details.splitlines()[0].endswith("(waived: a fixed code list)")
+    assert len(result.details.splitlines()) == 3
+
+
 def test_the_catalog_gate_fails_on_a_malformed_catalog(
     settings: config.Settings,
 ) -> None:

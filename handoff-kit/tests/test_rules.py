@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+from textwrap import dedent
 
 import pytest
+import yaml
 
-from handoff_kit import config
+from handoff_kit import Schema, config
 from handoff_kit.catalog import Source, contract_schemas, read_catalog
 from handoff_kit.rules import research_debts, scan_package
 
@@ -52,15 +57,17 @@ def test_reading_around_the_catalog_is_found_with_file_and_line(
 
     module = "package/src/sample_model/features.py"
     assert findings == [
-        f"{module}:5: reads data directly with pd.read_csv(): 'some/path.csv' is a path "
-        "outside the data catalog; load an official source with catalog.load() instead",
+        f"{module}:5: reads data directly with pandas.read_csv(): 'some/path.csv' is a "
+        f"path outside the data catalog; {INSTEAD}",
         f"{module}:6: loads the unofficial source 'survey' "
         f"({settings.catalog / 'survey.yml'}); package/ uses official sources only",
         f"{module}:7: loads 'nowhere', which is not in the data catalog",
-        f"{module}:8: reads data directly with pd.read_parquet(): 'data/houses.csv' is the "
-        "official source 'houses'; load an official source with catalog.load() instead",
-        f"{module}:10: reads data directly with pd.read_csv(): a path the gate cannot see; "
-        "load an official source with catalog.load() instead",
+        f"{module}:8: reads data directly with pandas.read_parquet(): 'data/houses.csv' "
+        "is the official source 'houses'; load it with catalog.load(\"houses\") instead",
+        f"{module}:10: reads data directly with pandas.read_csv(): a path the gate "
+        f"cannot see; {INSTEAD}",
+        f"{module}:11: loads a source the gate cannot see (a.columns[0]): pass the "
+        "source's name as a literal or a module constant",
     ]
 
 
@@ -87,7 +94,738 @@ def test_a_package_outside_the_root_is_shown_by_its_full_path(
 
     assert finding.file == module
     assert finding.line == 2
-    assert "reads data directly with pl.read_csv()" in finding.message
+    assert "reads data directly with polars.read_csv()" in finding.message
+
+
+# --- How the scan reads the code: imports, aliases, constants, scopes ------------
+
+INSTEAD = 'load an official source with catalog.load("<name>") instead'
+OUTSIDE = f"is a path outside the data catalog; {INSTEAD}"
+UNSEEN = f"a path the gate cannot see; {INSTEAD}"
+UNTYPED = "so the gate counts every {} as a data read; " + (
+    f"{INSTEAD}, or waive the line ('# handoff: allow-read <reason>')"
+)
+
+
+def scan(
+    settings: config.Settings, sources: dict[str, Source], **modules: str
+) -> list[str]:
+    """Plant `modules` (name -> code) in the sample package and scan it; findings
+    as `module.py:line: message`, files named from the package."""
+    for name, code in modules.items():
+        plant(settings.package_dir / f"{name}.py", dedent(code))
+    return [
+        str(finding).removeprefix("package/src/sample_model/")
+        for finding in scan_package(settings.package_dir, sources, settings.root)
+    ]
+
+
+def test_a_reader_imported_by_name_is_found(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        reader="""\
+        from pandas import read_csv
+
+        frame = read_csv("data/survey.csv")
+        """,
+    )
+
+    assert findings == [
+        "reader.py:3: reads data directly with pandas.read_csv(): 'data/survey.csv' "
+        f"is the unofficial source 'survey'; {INSTEAD}"
+    ]
+
+
+def test_an_aliased_module_or_reader_is_found_under_its_real_name(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        reader="""\
+        import pandas
+        import pandas as p2
+        from pandas import read_parquet as rp
+
+        a = p2.read_json("a.json")
+        b = rp("b.parquet")
+        c = pandas.read_excel("c.xlsx")
+        reader = p2.read_csv
+        d = reader("d.csv")
+
+
+        def lazily():
+            import polars as pl
+
+            return pl.scan_parquet("e.parquet")
+        """,
+    )
+
+    assert findings == [
+        f"reader.py:5: reads data directly with pandas.read_json(): 'a.json' {OUTSIDE}",
+        f"reader.py:6: reads data directly with pandas.read_parquet(): 'b.parquet' {OUTSIDE}",
+        f"reader.py:7: reads data directly with pandas.read_excel(): 'c.xlsx' {OUTSIDE}",
+        f"reader.py:9: reads data directly with pandas.read_csv(): 'd.csv' {OUTSIDE}",
+        f"reader.py:15: reads data directly with polars.scan_parquet(): 'e.parquet' {OUTSIDE}",
+    ]
+
+
+def test_the_builtin_open_reads_and_writing_modes_pass(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        files="""\
+        import io
+
+        a = open("data/houses.csv")
+        b = open("b.bin", "rb")
+        c = io.open("c.txt", mode="r+")
+        d = open("d.log", "a+")
+
+
+        def e(mode: str) -> None:
+            open("e.txt", mode)
+
+
+        # Writes are not reads: "w", "a", "x" (and "w+", which empties the file first).
+        WRITE = "wb"
+        open("out.csv", "w")
+        open("out.csv", mode="a")
+        open("out.csv", "xb")
+        open("out.csv", "w+")
+        open("out.bin", WRITE)
+        """,
+    )
+
+    assert findings == [
+        "files.py:3: reads data directly with open(): 'data/houses.csv' is the official "
+        "source 'houses'; load it with catalog.load(\"houses\") instead",
+        f"files.py:4: reads data directly with open(): 'b.bin' {OUTSIDE}",
+        f"files.py:5: reads data directly with io.open(): 'c.txt' {OUTSIDE}",
+        f"files.py:6: reads data directly with open(): 'd.log' {OUTSIDE}",
+        f"files.py:10: reads data directly with open(): 'e.txt' {OUTSIDE}",
+    ]
+
+
+def test_pathlib_reads_are_found_with_the_path_they_read(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        paths="""\
+        import pathlib
+        from pathlib import Path
+
+        DATA = Path("data")
+        a = Path("data/houses.csv").read_text()
+        b = pathlib.Path("b.bin").read_bytes()
+        c = (DATA / "survey.csv").open()
+        d = DATA.joinpath("d.csv").read_text()
+        e = (
+            Path.home()
+            .read_bytes()
+        )
+        f = DATA.parent.with_suffix(".txt").open(mode="rb")
+        g = Path.read_text(DATA / "g.csv")
+
+
+        def h(path: Path | None, where: Path = DATA) -> None:
+            path.open()
+            where.read_text()
+            (where / "out.csv").open("w")
+            where.with_name("out.txt").write_text("written")
+        """,
+    )
+
+    assert findings == [
+        "paths.py:5: reads data directly with pathlib.Path.read_text(): 'data/houses.csv' "
+        "is the official source 'houses'; load it with catalog.load(\"houses\") instead",
+        f"paths.py:6: reads data directly with pathlib.Path.read_bytes(): 'b.bin' {OUTSIDE}",
+        "paths.py:7: reads data directly with pathlib.Path.open(): 'data/survey.csv' "
+        f"is the unofficial source 'survey'; {INSTEAD}",
+        f"paths.py:8: reads data directly with pathlib.Path.read_text(): 'data/d.csv' {OUTSIDE}",
+        f"paths.py:11: reads data directly with pathlib.Path.read_bytes(): {UNSEEN}",
+        f"paths.py:13: reads data directly with pathlib.Path.open(): {UNSEEN}",
+        f"paths.py:14: reads data directly with pathlib.Path.read_text(): 'data/g.csv' {OUTSIDE}",
+        f"paths.py:18: reads data directly with pathlib.Path.open(): {UNSEEN}",
+        f"paths.py:19: reads data directly with pathlib.Path.read_text(): {UNSEEN}",
+    ]
+
+
+def test_read_text_on_any_object_is_a_read_and_the_message_says_why(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        helpers="""\
+        from handoff_kit import catalog
+
+
+        def read_csv():
+            return catalog.load("houses")
+        """,
+        reader="""\
+        import dask.dataframe as dd
+        from importlib import resources
+
+        from sample_model import helpers
+        from sample_model.helpers import read_csv
+
+
+        def settings_text(config) -> str:
+            return config.read_text()
+
+
+        raw = resources.files("sample_model").joinpath("x.bin").read_bytes()
+        lazy = dd.read_csv("data/houses.csv")
+        # The package's own functions are scanned where they are.
+        own = helpers.read_csv(), read_csv()
+        """,
+    )
+
+    assert findings == [
+        "reader.py:9: reads data directly with config.read_text(): Python code does "
+        f"not say what config is, {UNTYPED.format('.read_text()')}",
+        "reader.py:12: reads data directly with resources.files('sample_model')"
+        ".joinpath('x.bin').read_bytes(): Python code does not say what "
+        "resources.files('sample_model').joinpath('x.bin') is, "
+        f"{UNTYPED.format('.read_bytes()')}",
+        "reader.py:13: reads data directly with dask.dataframe.read_csv(): "
+        "'data/houses.csv' is the official source 'houses'; "
+        'load it with catalog.load("houses") instead',
+    ]
+
+
+def test_numpy_loadtxt_is_found(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        arrays='import numpy as np\n\nrows = np.loadtxt("rows.txt")\n',
+    )
+
+    assert findings == [
+        f"arrays.py:3: reads data directly with numpy.loadtxt(): 'rows.txt' {OUTSIDE}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("imports", "call", "shown"),
+    [
+        ("import numpy", "numpy.load", "numpy.load"),
+        ("import numpy as np", "np.genfromtxt", "numpy.genfromtxt"),
+        ("from numpy import fromfile", "fromfile", "numpy.fromfile"),
+        ("import pyarrow.parquet as pq", "pq.read_table", "pyarrow.parquet.read_table"),
+        (
+            "import pyarrow.parquet as pq",
+            "pq.ParquetFile",
+            "pyarrow.parquet.ParquetFile",
+        ),
+        ("import pyarrow", "pyarrow.parquet.read_table", "pyarrow.parquet.read_table"),
+        ("from pyarrow import csv", "csv.read_csv", "pyarrow.csv.read_csv"),
+        ("import pyarrow.feather as f", "f.read_table", "pyarrow.feather.read_table"),
+        (
+            "import pyarrow.feather as f",
+            "f.read_feather",
+            "pyarrow.feather.read_feather",
+        ),
+        ("import pyarrow.dataset as ds", "ds.dataset", "pyarrow.dataset.dataset"),
+        ("import polars as pl", "pl.read_csv", "polars.read_csv"),
+        ("from urllib import request", "request.urlopen", "urllib.request.urlopen"),
+        (
+            "import urllib.request",
+            "urllib.request.urlretrieve",
+            "urllib.request.urlretrieve",
+        ),
+        ("import requests", "requests.get", "requests.get"),
+        ("from requests import post", "post", "requests.post"),
+        ("import requests", "requests.request", "requests.request"),
+        ("import httpx", "httpx.get", "httpx.get"),
+        ("import gzip", "gzip.open", "gzip.open"),
+        ("import builtins", "builtins.open", "open"),
+        ("from pandas import *", "read_csv", "pandas.read_csv"),
+        (
+            "from sklearn import datasets",
+            "datasets.fetch_openml",
+            "sklearn.datasets.fetch_openml",
+        ),
+    ],
+)
+def test_every_kind_of_read_is_found(
+    settings: config.Settings,
+    sources: dict[str, Source],
+    imports: str,
+    call: str,
+    shown: str,
+) -> None:
+    findings = scan(settings, sources, reader=f'{imports}\n\ndata = {call}("x")\n')
+
+    assert findings == [
+        f"reader.py:3: reads data directly with {shown}(): 'x' {OUTSIDE}"
+    ]
+
+
+def test_a_url_outside_the_catalog_is_a_location(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        web='import httpx\n\nrows = httpx.get("https://example.com/rows.csv")\n',
+    )
+
+    assert findings == [
+        "web.py:3: reads data directly with httpx.get(): 'https://example.com/rows.csv' "
+        f"is a location outside the data catalog; {INSTEAD}"
+    ]
+
+
+def test_a_reader_handed_around_without_a_call_is_found(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        reader="""\
+        from functools import partial
+
+        import pandas as pd
+        from handoff_kit import catalog
+
+        semicolons = partial(pd.read_csv, sep=";")
+        frames = list(map(catalog.load, ["houses"]))
+        name = pd.read_csv.__name__
+        """,
+    )
+
+    assert findings == [
+        "reader.py:6: hands pandas.read_csv() around without calling it, so the gate "
+        f"cannot see what it reads; {INSTEAD}",
+        "reader.py:7: hands catalog.load around without calling it, so the gate cannot "
+        "see which source it loads: call catalog.load() with the source's name as a "
+        "literal or a module constant",
+        "reader.py:8: hands pandas.read_csv() around without calling it, so the gate "
+        f"cannot see what it reads; {INSTEAD}",
+    ]
+
+
+def test_a_source_named_by_a_module_constant_is_checked(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    survey = settings.catalog / "survey.yml"
+    findings = scan(
+        settings,
+        sources,
+        names="""\
+        from typing import Final
+
+        HOUSES: Final = "houses"
+        SURVEY = "survey"
+        """,
+        reader="""\
+        import handoff_kit.catalog as cat
+        from handoff_kit import catalog
+        from handoff_kit.catalog import load as load_source
+
+        from sample_model import names
+        from sample_model.names import SURVEY
+
+        from .names import HOUSES
+
+        OFFICIAL = "houses"
+        SAME = OFFICIAL
+        EVENTS: str = "events"
+
+        a = catalog.load(OFFICIAL)
+        b = load_source(HOUSES)
+        c = cat.load(names.HOUSES)
+        d = catalog.load(name=SAME)
+        e = catalog.load(SURVEY)
+        f = cat.load(names.SURVEY)
+        g = catalog.load(EVENTS)
+        """,
+    )
+
+    assert findings == [
+        f"reader.py:18: loads the unofficial source 'survey' (SURVEY; {survey}); "
+        "package/ uses official sources only",
+        f"reader.py:19: loads the unofficial source 'survey' (names.SURVEY; {survey}); "
+        "package/ uses official sources only",
+        "reader.py:20: loads 'events' (EVENTS), which is not in the data catalog",
+    ]
+
+
+def test_the_package_can_pass_the_loader_on_under_another_name(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        __init__="from handoff_kit import catalog\n",
+        loading="from handoff_kit.catalog import load\n\nread = load\n",
+        reader="""\
+        from sample_model import catalog, loading
+
+        from .loading import read
+
+        a = catalog.load("survey")
+        b = loading.read("houses")
+        c = read("nowhere")
+        """,
+    )
+
+    assert [finding.split(":")[1] for finding in findings] == ["5", "7"]
+    assert "loads the unofficial source 'survey'" in findings[0]
+    assert "loads 'nowhere', which is not in the data catalog" in findings[1]
+
+
+def test_a_source_name_the_gate_cannot_see_is_a_finding(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        reader="""\
+        from handoff_kit import catalog
+
+        TWICE = "houses"
+        TWICE = "survey"
+        CHANGED = "houses"
+        PREFIX = "hou"
+
+
+        def frame(name: str):
+            return catalog.load(name)
+
+
+        def change() -> None:
+            global CHANGED
+            CHANGED = "survey"
+
+
+        a = catalog.load(TWICE)
+        b = catalog.load(CHANGED)
+        c = catalog.load(PREFIX + "ses")
+        d = catalog.load()
+        """,
+    )
+
+    unseen = "pass the source's name as a literal or a module constant"
+    assert findings == [
+        f"reader.py:10: loads a source the gate cannot see (name): {unseen}",
+        f"reader.py:18: loads a source the gate cannot see (TWICE): {unseen}",
+        f"reader.py:19: loads a source the gate cannot see (CHANGED): {unseen}",
+        f"reader.py:20: loads a source the gate cannot see (PREFIX + 'ses'): {unseen}",
+        f"reader.py:21: loads a source the gate cannot see (no name given): {unseen}",
+    ]
+
+
+def test_names_resolve_in_their_scope_as_python_resolves_them(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        scopes="""\
+        import pandas as pd
+        from handoff_kit import catalog
+
+        NAME = "houses"
+
+
+        def open(name: str) -> str:
+            return name
+
+
+        class Reader:
+            pd = None
+            NAME = "survey"
+
+            def frame(self):
+                return pd.read_csv("x.csv"), catalog.load(NAME)
+
+
+        def shadowed(pd, NAME="survey"):
+            catalog.load(NAME)
+            return pd.read_csv("y.csv")
+
+
+        text = open("not the builtin")
+        rows = [catalog.load(NAME) for _ in range(2)]
+        with_walrus = (n := 1)
+        fixed = lambda csv="z.csv": pd.read_csv(csv)
+        """,
+    )
+
+    assert findings == [
+        f"scopes.py:16: reads data directly with pandas.read_csv(): 'x.csv' {OUTSIDE}",
+        "scopes.py:20: loads a source the gate cannot see (NAME): pass the source's "
+        "name as a literal or a module constant",
+        "scopes.py:21: reads data directly with pd.read_csv(): Python code does not "
+        f"say what pd is, {UNTYPED.format('.read_csv()')}",
+        f"scopes.py:27: reads data directly with pandas.read_csv(): {UNSEEN}",
+    ]
+
+
+def test_writing_files_and_parsing_strings_are_not_reads(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        writer="""\
+        import json
+        from pathlib import Path
+
+        import pandas as pd
+        from handoff_kit import catalog
+
+        OUT = Path("reports")
+        HOUSES = "houses"
+
+
+        def save(frame: pd.DataFrame, text: str, parquet: pd.DataFrame | None) -> None:
+            OUT.mkdir(exist_ok=True)
+            frame.to_csv(OUT / "frame.csv", index=False)
+            frame.to_parquet("frame.parquet")
+            (OUT / "notes.txt").write_text(text)
+            Path("raw.bin").write_bytes(b"")
+            with open("log.txt", "w") as log, (OUT / "more.log").open(mode="a") as more:
+                log.write(json.dumps(json.loads(text)))
+                more.write(text)
+
+
+        houses = catalog.load("houses"), catalog.load(HOUSES)
+        """,
+    )
+
+    assert findings == []
+
+
+def test_unusual_code_is_read_without_stumbling(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        constants="""\
+        from .names import HOUSES
+
+        TWICE = "houses"
+        TWICE = "survey"
+        """,
+        names='HOUSES = "houses"\n',
+        odd="""\
+        import pandas as pd
+        from handoff_kit import catalog
+
+        from . import constants
+        from .constants import HOUSES, TWICE
+        from .. import elsewhere
+
+        count: int
+        LOOP_A = LOOP_B
+        LOOP_B = LOOP_A
+        READERS = {".csv": pd.read_csv}
+
+
+        async def fetch(value: object, left, right, thing) -> None:
+            match value:
+                case {"rows": rows, **rest}:
+                    print(rows, rest)
+                case [first, *others]:
+                    print(first, others)
+            READERS[".csv"]("a.csv")
+            (left / right).read_text()
+            thing.parent.read_text()
+            make().read_bytes()
+            LOOP_A.open()
+            LOOP_A()
+            pd.read_csv()
+
+
+        a = catalog.load(HOUSES), catalog.load(constants.HOUSES)
+        b = catalog.load(TWICE)
+        c = catalog.load(UNDEFINED)
+        d = catalog.load(LOOP_A)
+        """,
+    )
+
+    assert findings == [
+        "odd.py:11: hands pandas.read_csv() around without calling it, so the gate "
+        f"cannot see what it reads; {INSTEAD}",
+        "odd.py:21: reads data directly with (left / right).read_text(): Python code "
+        f"does not say what left / right is, {UNTYPED.format('.read_text()')}",
+        "odd.py:22: reads data directly with thing.parent.read_text(): Python code "
+        f"does not say what thing.parent is, {UNTYPED.format('.read_text()')}",
+        "odd.py:23: reads data directly with make().read_bytes(): Python code "
+        f"does not say what make() is, {UNTYPED.format('.read_bytes()')}",
+        f"odd.py:26: reads data directly with pandas.read_csv(): {UNSEEN}",
+        "odd.py:30: loads a source the gate cannot see (TWICE): pass the source's "
+        "name as a literal or a module constant",
+        "odd.py:31: loads a source the gate cannot see (UNDEFINED): pass the source's "
+        "name as a literal or a module constant",
+        "odd.py:32: loads a source the gate cannot see (LOOP_A): pass the source's "
+        "name as a literal or a module constant",
+    ]
+
+
+REPOSITORY = Path(__file__).resolve().parents[2]  # The template's, around the kit.
+
+
+@pytest.mark.skipif(
+    not (REPOSITORY / "copier.yml").is_file(), reason="needs the template repository"
+)
+def test_the_generated_example_package_has_no_finding(tmp_path: Path) -> None:
+    template = tmp_path / "template"
+    template.mkdir()
+    for name in ("copier.yml", "template", "hooks"):
+        source = REPOSITORY / name
+        if source.is_dir():
+            # The template's link to this kit: the scan needs the project's code only.
+            skip = shutil.ignore_patterns("__pycache__", "handoff-kit")
+            shutil.copytree(source, template / name, ignore=skip)
+        else:
+            shutil.copy2(source, template / name)
+    project = tmp_path / "project"
+    copy = ["copy", "--defaults", "--quiet", "--data", "project_name=Churn Model"]
+    command = [sys.executable, "-m", "copier", *copy, str(template), str(project)]
+    subprocess.run(command, check=True, capture_output=True)
+    catalog = project / "data/catalog"
+    named = {
+        yaml.safe_load(file.read_text())["schema"] for file in catalog.glob("*.yml")
+    }
+    sources = read_catalog(catalog, dict.fromkeys(named - {None}, Schema))
+    package = project / "package/src/churn_model"
+
+    assert scan_package(package, sources, project) == []
+
+    # The scan sees the example's code: its data path is the official `customers`.
+    with (package / "data.py").open("a") as data:
+        data.write(
+            "\n\ndef bypass() -> pd.DataFrame:\n    return pd.read_csv(CUSTOMERS_CSV)\n"
+        )
+    [finding] = scan_package(package, sources, project)
+    assert finding.message == (
+        "reads data directly with pandas.read_csv(): 'data/customers.csv' is the "
+        "official source 'customers'; load it with catalog.load(\"customers\") instead"
+    )
+
+
+# --- Waivers: `# handoff: allow-read <reason>` -------------------------------------
+
+
+def test_a_waiver_with_a_reason_waives_the_read_and_keeps_it_listed(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    code = """\
+    from pathlib import Path
+
+    import pandas as pd
+
+    lookup = pd.read_csv("data/codes.csv")  # handoff: allow-read a fixed code list
+    # A waiver on the line the call starts on, the line it ends on, or the line
+    # of the method a chain calls (where the finding is):
+    more = pd.read_csv(  # handoff: allow-read where the call starts
+        "data/more.csv",
+    )
+    most = pd.read_csv(
+        "data/most.csv",
+    )  # handoff: allow-read where the call ends
+    raw = (
+        Path("data/raw.bin")
+        .read_bytes()  # handoff: allow-read the chain's read
+    )
+    # Not on a line of the read: open() is a line above.
+    text = (
+        open("data/notes.txt")
+        .read()  # handoff: allow-read misplaced
+    )
+    unwaived = pd.read_csv("data/other.csv")
+    """
+    plant(settings.package_dir / "lookup.py", dedent(code))
+
+    findings = scan_package(settings.package_dir, sources, settings.root)
+
+    assert [(f.line, f.waived) for f in findings] == [
+        (5, "a fixed code list"),
+        (8, "where the call starts"),
+        (11, "where the call ends"),
+        (16, "the chain's read"),
+        (20, None),
+        (23, None),
+    ]
+    assert str(findings[0]).endswith(f"{OUTSIDE} (waived: a fixed code list)")
+
+
+def test_a_waiver_without_a_reason_is_a_finding_and_waives_nothing(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        lookup="""\
+        import pandas as pd
+
+        lookup = pd.read_csv("codes.csv")  # handoff: allow-read
+        text = pd.read_csv("# handoff: allow-read not a comment")
+        """,
+    )
+
+    assert findings == [
+        f"lookup.py:3: reads data directly with pandas.read_csv(): 'codes.csv' {OUTSIDE}",
+        "lookup.py:3: a waiver needs a reason: say why this line may read data "
+        "directly ('# handoff: allow-read <reason>')",
+        "lookup.py:4: reads data directly with pandas.read_csv(): "
+        f"'# handoff: allow-read not a comment' {OUTSIDE}",
+    ]
+
+
+# --- Files the scan cannot read as Python ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "reason"),
+    [
+        (b"x = 1\x00\n", "source code string cannot contain null bytes"),
+        (b"x = " + b"1 + " * 100_000 + b"1\n", "it is nested too deeply"),
+    ],
+)
+def test_a_file_python_cannot_build_is_a_finding_too(
+    settings: config.Settings, sources: dict[str, Source], code: bytes, reason: str
+) -> None:
+    (settings.package_dir / "odd.py").write_bytes(code)
+
+    [finding] = scan_package(settings.package_dir, sources, settings.root)
+
+    assert (
+        str(finding)
+        == f"package/src/sample_model/odd.py:0: Python cannot parse it: {reason}"
+    )
+
+
+@pytest.mark.parametrize(
+    "code", ["x = " + "-" * 2_000 + "1\n", "x = " + "lambda: " * 400 + "1\n"]
+)
+def test_code_too_deep_for_the_scan_is_a_finding_not_a_crash(
+    settings: config.Settings, sources: dict[str, Source], code: str
+) -> None:
+    plant(settings.package_dir / "deep.py", code)
+
+    [finding] = scan_package(settings.package_dir, sources, settings.root)
+
+    assert str(finding) == (
+        "package/src/sample_model/deep.py:0: the scan cannot follow it: "
+        "its code is nested too deeply"
+    )
 
 
 def test_unofficial_sources_used_in_research_are_debts(

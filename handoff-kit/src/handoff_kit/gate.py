@@ -16,7 +16,7 @@ from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
-from handoff_kit.rules import research_debts, scan_package
+from handoff_kit.rules import Finding, research_debts, scan_package
 
 
 def current_contract(settings: Settings) -> Snapshot:
@@ -49,13 +49,30 @@ def catalog_gate(settings: Settings) -> Result:
             f"no {settings.package_dir}/: set package-dir in [tool.handoff]",
         )
     findings = scan_package(settings.package_dir, sources, settings.root)
-    if findings:
-        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+    failures = [finding for finding in findings if finding.waived is None]
+    waivers = _waivers([finding for finding in findings if finding.waived is not None])
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
         return Result(
-            title, False, f"{findings[0]}{more}", "\n".join(map(str, findings))
+            title,
+            False,
+            f"{failures[0]}{more}{waivers}",
+            "\n".join(map(str, findings)),
         )
     count = f"{len(sources)} catalog source{'' if len(sources) == 1 else 's'}"
-    return Result(title, True, f"{count} valid; package/ reads official ones only")
+    return Result(
+        title, True, f"{count} valid; package/ reads official ones only{waivers}"
+    )
+
+
+def _waivers(waived: list[Finding]) -> str:
+    """The waived reads (`# handoff: allow-read <reason>`), for a gate's reason:
+    they do not fail it, and everyone sees them."""
+    if not waived:
+        return ""
+    reads = "read" if len(waived) == 1 else "reads"
+    listed = ", ".join(f"{f.file}:{f.line} ({f.waived})" for f in waived)
+    return f"; {len(waived)} waived {reads}: {listed}"
 
 
 def gates(settings: Settings) -> list[Gate]:
