@@ -207,7 +207,7 @@ def test_a_package_module_reading_an_unofficial_source_fails_with_file_and_line(
 
     assert f"{module}:7: loads the unofficial source 'exit_survey'" in report
     assert (
-        f"{module}:11: reads data directly with pd.read_csv(): "
+        f"{module}:11: reads data directly with pandas.read_csv(): "
         "'data/raw/exit_survey.csv' is the unofficial source 'exit_survey'"
     ) in report
     # research/ may use it, and the report lists it as a debt.
