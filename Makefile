@@ -30,7 +30,8 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 	fi
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
-	$(UV) run pytest
+	$(UV) run pytest -n 2 -m "not slow"
+	$(UV) run pytest -m slow
 
 test-fast: dev kit ## Run the kit's checks, then the fast tier: render every choice, static validators.
 	$(UV) run pytest -n 2 -m "not slow"
