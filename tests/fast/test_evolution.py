@@ -189,17 +189,22 @@ def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
     assert "README.md" in result.stdout, "the refusal does not name the changed file"
 
 
+def stand_in_copier(folder: Path, check_update: int) -> Path:
+    """A stand-in for Copier: `check-update` exits with `check_update` (0: up to date,
+    2: a newer version); any other command says it ran, and fails."""
+    copier = folder / "copier"
+    copier.write_text(
+        f'#!/bin/sh\n[ "$1" = check-update ] && exit {check_update}\necho "copier $1 ran"; exit 1\n'
+    )
+    copier.chmod(0o755)
+    return copier
+
+
 def test_make_update_with_nothing_newer_says_so_and_updates_nothing(
     committed_project: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     project, env = committed_project
-    # A stand-in for Copier: `check-update` answers "up to date" (exit 0); any other
-    # command leaves a trace, so an update that ran anyway would show.
-    copier = tmp_path / "copier"
-    copier.write_text(
-        '#!/bin/sh\n[ "$1" = check-update ] && exit 0\necho "copier $1 ran"; exit 1\n'
-    )
-    copier.chmod(0o755)
+    copier = stand_in_copier(tmp_path, check_update=0)
 
     result = run(
         ["make", "--no-print-directory", "update", f"COPIER={copier}"], cwd=project, env=env
@@ -213,11 +218,7 @@ def test_make_update_with_a_newer_version_runs_the_update(
     committed_project: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     project, env = committed_project
-    copier = tmp_path / "copier"
-    copier.write_text(
-        '#!/bin/sh\n[ "$1" = check-update ] && exit 2\necho "copier $1 ran"; exit 1\n'
-    )
-    copier.chmod(0o755)
+    copier = stand_in_copier(tmp_path, check_update=2)
 
     result = run(
         ["make", "--no-print-directory", "update", f"COPIER={copier}"],
