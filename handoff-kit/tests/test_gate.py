@@ -13,6 +13,8 @@ from handoff_kit import __version__, cli, config, gate
 from handoff_kit.compat import write_snapshot
 from handoff_kit.report import Gate, Result, command_gate, markdown, run_command
 
+REPOSITORY = Path(__file__).resolve().parents[2]  # The template's, around the kit.
+
 PYTHON = Path(sys.executable).name
 
 
@@ -287,6 +289,31 @@ def test_the_gate_runs_every_check_make_check_runs_then_the_contracts_own(
 
     assert [g.name for g in gates] == cli.GATES
     assert all(isinstance(g, Gate) and g.title for g in gates)
+
+
+def test_the_gate_runs_every_target_of_make_check(
+    settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make check`'s prerequisites, as the template's shared tasks define them, are
+    each run by a gate: what CI runs through the gate is never less than check."""
+    tasks = REPOSITORY / "template/standards/tasks.mk.jinja"
+    [check] = [
+        line for line in tasks.read_text().splitlines() if line.startswith("check:")
+    ]
+    prerequisites = check.split(":", 1)[1].split("##")[0].split()
+    called: list[list[str]] = []
+    monkeypatch.setattr(
+        "handoff_kit.report.run_command",
+        lambda title, command, **_: (
+            called.append(list(command)) or Result(title, True, "")
+        ),
+    )
+
+    for each in gate.gates(settings):
+        each.run()
+
+    made = [command[-1] for command in called if command[0] == "make"]
+    assert made == prerequisites, f"make check runs {prerequisites}, the gate {made}"
 
 
 def test_running_gates_prints_and_writes_the_report_with_the_research_debts(

@@ -187,6 +187,33 @@ def test_the_pre_commit_hook_refuses_a_lint_error(default_project: Project) -> N
     assert "sloppy.py" in result.stdout + result.stderr
 
 
+def test_the_large_file_hook_accepts_the_lock_and_refuses_a_data_file(
+    default_project: Project,
+) -> None:
+    """The lock passes 1 MB with MLflow's dependency tree (Python 3.11); data must not.
+    The hook checks the files a commit adds, as the first commit after `make setup`
+    adds the lock: this test replays that commit."""
+    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    lock = default_project.path / "uv.lock"
+    try:
+        default_project.run("git", "rm", "-q", "--cached", "uv.lock")
+        default_project.run("git", "commit", "-q", "--no-verify", "-m", "Before the lock")
+        lock.write_bytes(lock.read_bytes() + b"# More of the dependency tree.\n" * 40_000)
+        write(default_project, "data.csv", "x\n" * 600_000)
+        default_project.run("git", "add", "-f", "uv.lock", "data.csv")
+
+        result = default_project.run(
+            "uv", "run", "--frozen", "pre-commit", "run", "check-added-large-files", check=False
+        )
+    finally:
+        default_project.run("git", "reset", "-q", "--hard", head)
+
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, "a 1.2 MB data file was accepted"
+    assert "data.csv" in said
+    assert "uv.lock" not in said, f"the hook refuses the project's own lock:\n{said}"
+
+
 def test_notebook_outputs_are_stripped_when_committed(default_project: Project) -> None:
     notebook = "research/notebooks/01_explore_churn.ipynb"
     default_project.run("uv", "run", "--frozen", "jupyter", "execute", "--inplace", notebook)

@@ -40,6 +40,7 @@ from handoff_kit.training import Trained
 
 EXIT_UNUSABLE = 1
 GATES = [
+    "conflicts",
     "format",
     "lint",
     "lock",

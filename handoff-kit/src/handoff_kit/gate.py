@@ -81,6 +81,9 @@ def gates(settings: Settings) -> list[Gate]:
     make = ("make", "--no-print-directory")
     python = (sys.executable, "-m")
     return [
+        command_gate(
+            "conflicts", "No unresolved conflicts", (*make, "conflicts"), root
+        ),
         command_gate("format", "Formatting", (*make, "format-check"), root),
         command_gate("lint", "Lint", (*make, "lint"), root),
         command_gate("lock", "Environment lock fresh", (*make, "lock-check"), root),
