@@ -214,6 +214,30 @@ def test_the_large_file_hook_accepts_the_lock_and_refuses_a_data_file(
     assert "uv.lock" not in said, f"the hook refuses the project's own lock:\n{said}"
 
 
+def test_make_check_and_the_gate_refuse_what_a_no_verify_commit_slipped_past_the_hooks(
+    default_project: Project,
+) -> None:
+    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    try:
+        write(default_project, "deploy/id_rsa", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n")
+        write(default_project, "exports/scores.csv", "0.5\n" * 300_000)
+        default_project.run("git", "add", "-f", "deploy", "exports")
+        default_project.run("git", "commit", "-q", "--no-verify", "-m", "Around the hooks")
+
+        checked = default_project.make("check", check=False)
+        gated = default_project.run(
+            "uv", "run", "--frozen", "handoff", "gate", "--only", "hygiene", check=False
+        )
+    finally:
+        default_project.run("git", "reset", "-q", "--hard", head)
+
+    assert checked.returncode != 0, "make check passed with a private key and a large file"
+    assert "Private key found: deploy/id_rsa" in checked.stdout
+    assert "exports/scores.csv (1172 KB) exceeds 1000 KB." in checked.stdout
+    assert gated.returncode != 0, "the gate passed with a private key and a large file"
+    assert "| No large files or private keys | FAIL |" in gated.stdout
+
+
 def test_notebook_outputs_are_stripped_when_committed(default_project: Project) -> None:
     notebook = "research/notebooks/01_explore_churn.ipynb"
     default_project.run("uv", "run", "--frozen", "jupyter", "execute", "--inplace", notebook)

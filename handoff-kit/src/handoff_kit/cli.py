@@ -41,6 +41,7 @@ from handoff_kit.training import Trained
 EXIT_UNUSABLE = 1
 GATES = [
     "conflicts",
+    "hygiene",
     "format",
     "lint",
     "lock",

@@ -84,6 +84,9 @@ def gates(settings: Settings) -> list[Gate]:
         command_gate(
             "conflicts", "No unresolved conflicts", (*make, "conflicts"), root
         ),
+        command_gate(
+            "hygiene", "No large files or private keys", (*make, "hygiene"), root
+        ),
         command_gate("format", "Formatting", (*make, "format-check"), root),
         command_gate("lint", "Lint", (*make, "lint"), root),
         command_gate("lock", "Environment lock fresh", (*make, "lock-check"), root),
