@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -339,6 +340,33 @@ def test_running_gates_prints_and_writes_the_report_with_the_research_debts(
     out, err = capsys.readouterr()
     assert out == f"{report}\nWritten to reports/handoff.md.\n"
     assert err == "... Good\n... Bad\n"
+
+
+def test_a_gate_that_breaks_is_a_failed_row_and_the_report_is_still_written(
+    settings: config.Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The contract module has a conflict marker left by a merge: Python cannot import it.
+    (tmp_path / "merged_contracts.py").write_text("<<<<<<< ours\nVERSION = 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    broken = replace(settings, contracts_module="merged_contracts")
+
+    def crash() -> Result:
+        raise RuntimeError("the registry is\nunreachable")
+
+    gates = [
+        Gate("contract", "Contract compatibility", lambda: gate.contract_gate(broken)),
+        Gate("boom", "Boom", crash),
+    ]
+
+    assert gate.run(broken, gates) == 1
+
+    report = broken.report.read_text()
+    assert "| Contract compatibility | FAIL | cannot run: " in report
+    assert "merged_contracts.py:1: invalid syntax" in report
+    assert (
+        "| Boom | FAIL | cannot run: RuntimeError: the registry is unreachable |"
+        in report
+    )
 
 
 def test_the_report_is_written_even_when_the_catalog_is_malformed(

@@ -119,19 +119,34 @@ def gates(settings: Settings) -> list[Gate]:
     ]
 
 
+def _run_safely(gate: Gate) -> Result:
+    """A gate's result; a gate that breaks (the project's code cannot be imported,
+    say) is a failed row that says why, never a crash without a report."""
+    try:
+        return gate.run()
+    except SyntaxError as error:
+        where = f"{error.filename}:{error.lineno}: " if error.filename else ""
+        return Result(gate.title, False, f"cannot run: {where}{error.msg}")
+    except Exception as error:  # Reported, with its one line.
+        reason = " ".join(str(error).split()) or "no message"
+        return Result(
+            gate.title, False, f"cannot run: {type(error).__name__}: {reason}"
+        )
+
+
 def run(settings: Settings, selected: Sequence[Gate]) -> int:
     """Run `selected` gates, print and write the report; 0 when all passed."""
     results = []
     for gate in selected:
         print(f"... {gate.title}", file=sys.stderr, flush=True)
-        results.append(gate.run())
+        results.append(_run_safely(gate))
     try:
         sources = catalog.read_catalog(
             settings.catalog, catalog.contract_schemas(settings)
         )
         debts = research_debts(settings.research, sources, settings.root)
-    except catalog.CatalogError:
-        debts = []  # The catalog gate already reports it.
+    except Exception:  # The catalog and contract gates report it.
+        debts = []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
     report = markdown(results, debts, about)
