@@ -48,6 +48,8 @@ def rows(report: str) -> dict[str, tuple[str, str]]:
 
 
 GATES = {
+    "No unresolved conflicts",
+    "No large files or private keys",
     "Formatting",
     "Lint",
     "Environment lock fresh",
