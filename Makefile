@@ -41,7 +41,7 @@ test-slow: dev ## Run the slow tier only: generated projects' own make setup/che
 
 # The handoff kit's own configuration (handoff-kit/pyproject.toml) applies in its folder.
 kit: dev ## The handoff kit: its unit tests with a 90% coverage floor, mypy --strict, ruff.
-	cd handoff-kit && $(UV) run --project .. pytest
+	cd handoff-kit && $(UV) run --project .. pytest -n 2 --dist loadgroup
 	cd handoff-kit && $(UV) run --project .. mypy
 	$(UV) run ruff check handoff-kit
 	$(UV) run ruff format --check handoff-kit

@@ -28,6 +28,9 @@ from handoff_kit.registry.file_store import FileRegistry
 from handoff_kit.registry.records import contract_signature
 from sample_model.model import RateModel
 
+# MLflow takes seconds to import and to open a store: one worker runs them all.
+pytestmark = pytest.mark.xdist_group("mlflow")
+
 CARD = "# Model card\n\nA test model.\n"
 EXAMPLE = houses(3).drop(columns="sold")
 
