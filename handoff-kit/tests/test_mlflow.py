@@ -32,7 +32,7 @@ from handoff_kit.registry.records import Signature
 from sample_model.contracts import Features, Predictions
 
 # MLflow takes seconds to import and to open a store: one worker runs them all.
-pytestmark = pytest.mark.xdist_group("mlflow")
+pytestmark = [pytest.mark.xdist_group("mlflow"), pytest.mark.mlflow]
 
 EXAMPLE = houses(3).drop(columns="sold")
 

@@ -30,12 +30,13 @@ from sample_model.model import RateModel
 
 # MLflow takes seconds to import and to open a store: one worker runs them all.
 pytestmark = pytest.mark.xdist_group("mlflow")
+MLFLOW = pytest.param("mlflow", marks=pytest.mark.mlflow)
 
 CARD = "# Model card\n\nA test model.\n"
 EXAMPLE = houses(3).drop(columns="sold")
 
 
-@pytest.fixture(scope="module", params=["files", "mlflow"])
+@pytest.fixture(scope="module", params=["files", MLFLOW])
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> config.Settings:
