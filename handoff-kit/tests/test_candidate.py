@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import MODEL_NAME, fitted, houses, manifest
+from conftest import MODEL_NAME, fitted, houses, manifest, write_pyproject
 
 from handoff_kit import candidate, config, registry
 from handoff_kit.candidate import NO_CANDIDATE, acceptance_command, review
@@ -65,6 +65,7 @@ def test_a_candidate_trained_under_this_contract_and_lock_passes_with_notes(
         "contract 1.4.2 is compatible with the code's 1.0.0",
         "its signature matches the contract schemas",
         "trained with the project's environment lock",
+        "no promotion-metric in [tool.handoff]: metrics not compared",
     )
     assert str(verdict) == f"{MODEL_NAME} version 1 (candidate): " + "; ".join(
         verdict.notes
@@ -110,10 +111,10 @@ def test_a_candidate_trained_in_another_environment_is_reported_not_refused(
 
     assert verdict.passed
     project = lock_hash(settings.lock)
-    assert verdict.notes[-1] == (
+    assert (
         f"trained in another environment (lock sha256:aaaaaaaaaaaa, "
         f"the project's is {project[:19]})"
-    )
+    ) in verdict.notes
 
 
 # --- The gates ------------------------------------------------------------------
@@ -195,6 +196,127 @@ def test_failing_acceptance_scenarios_fail_with_pytests_words(
         "Acceptance on the candidate", False,
         "`python -m pytest` failed: 1 failed in 0.01s", "E   assert 0.7 < 0.5",
     )  # fmt: skip
+
+
+# --- The promotion metric against the champion's -------------------------------
+
+
+def guarding(
+    project: Path, goal: str = "maximize", tolerance: float = 0.01
+) -> config.Settings:
+    write_pyproject(
+        project,
+        promotion_metric="auc",
+        promotion_goal=goal,
+        promotion_tolerance=tolerance,
+    )
+    return config.load(project)
+
+
+def with_auc(settings: config.Settings, store: Registry, auc: float) -> ModelVersion:
+    return register(settings, store, metrics={"auc": auc, "rows": 100.0})
+
+
+@pytest.mark.parametrize(
+    ("goal", "champion", "candidate", "verdict"),
+    [
+        ("maximize", 0.80, 0.795, "auc 0.795 against the champion's 0.8 (version 1), within the tolerance 0.01"),
+        ("maximize", 0.80, 0.85, "auc 0.85 against the champion's 0.8 (version 1), within the tolerance 0.01"),
+        ("minimize", 0.20, 0.205, "auc 0.205 against the champion's 0.2 (version 1), within the tolerance 0.01"),
+    ],
+    ids=["slightly-worse", "better", "loss-slightly-worse"],
+)  # fmt: skip
+def test_a_candidate_no_worse_than_the_champion_beyond_the_tolerance_passes(
+    project: Path, goal: str, champion: float, candidate: float, verdict: str
+) -> None:
+    settings = guarding(project, goal)
+    store = registry.open_registry(settings)
+    first = with_auc(settings, store, champion)
+
+    review_ = review(settings, with_auc(settings, store, candidate), first)
+
+    assert review_.passed, review_.problems
+    assert review_.notes[-1] == verdict
+
+
+@pytest.mark.parametrize(
+    ("goal", "champion", "candidate", "problem"),
+    [
+        ("maximize", 0.80, 0.5, "auc 0.5 against the champion's 0.8 (version 1): lower by 0.3, more than the tolerance 0.01 ([tool.handoff] promotion-tolerance)"),
+        ("minimize", 0.10, 0.25, "auc 0.25 against the champion's 0.1 (version 1): higher by 0.15, more than the tolerance 0.01 ([tool.handoff] promotion-tolerance)"),
+    ],
+    ids=["constant-model", "loss-worse"],
+)  # fmt: skip
+def test_a_candidate_worse_than_the_champion_is_refused_naming_metric_values_and_tolerance(
+    project: Path, goal: str, champion: float, candidate: float, problem: str
+) -> None:
+    settings = guarding(project, goal)
+    store = registry.open_registry(settings)
+    first = with_auc(settings, store, champion)
+
+    verdict = review(settings, with_auc(settings, store, candidate), first)
+
+    assert not verdict.passed
+    assert verdict.problems == (problem,)
+
+
+def test_the_tolerance_is_the_projects_to_set(project: Path) -> None:
+    settings = guarding(project, tolerance=0.5)
+    store = registry.open_registry(settings)
+    first = with_auc(settings, store, 0.8)
+
+    assert review(settings, with_auc(settings, store, 0.5), first).passed
+
+
+def test_a_candidate_without_the_promotion_metric_is_refused_naming_what_it_recorded(
+    project: Path,
+) -> None:
+    settings = guarding(project)
+    store = registry.open_registry(settings)
+
+    verdict = review(settings, register(settings, store))
+
+    assert verdict.problems == (
+        "it recorded no 'auc' metric (it recorded: brier_score): "
+        "fix [tool.handoff] promotion-metric or the training's metrics",
+    )
+
+
+def test_without_a_champion_or_its_metric_the_candidate_is_not_compared(
+    project: Path,
+) -> None:
+    settings = guarding(project)
+    store = registry.open_registry(settings)
+    old = register(settings, store)  # Recorded brier_score only.
+
+    alone = review(settings, with_auc(settings, store, 0.7))
+    against_old = review(settings, with_auc(settings, store, 0.7), old)
+
+    assert alone.notes[-1] == "auc 0.7 (no champion to compare with)"
+    assert (
+        against_old.notes[-1] == "auc 0.7 (the champion recorded none to compare with)"
+    )
+
+
+def test_promote_refuses_a_candidate_worse_than_the_champion_and_the_champion_stays(
+    project: Path, accepted: list[str], who: str
+) -> None:
+    settings = guarding(project)
+    store = registry.open_registry(settings)
+    with_auc(settings, store, 0.8)
+    assert candidate.promote(settings, lambda _: None) == 0
+    with_auc(settings, store, 0.5)
+    said: list[str] = []
+
+    assert candidate.promote(settings, said.append) == 1
+
+    assert said[2] == (
+        "  - auc 0.5 against the champion's 0.8 (version 1): lower by 0.3, "
+        "more than the tolerance 0.01 ([tool.handoff] promotion-tolerance)"
+    )
+    champion = store.find(CHAMPION)
+    assert champion is not None
+    assert champion.version == "1"
 
 
 # --- Promotion ------------------------------------------------------------------

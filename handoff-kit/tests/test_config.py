@@ -46,6 +46,22 @@ def test_the_sample_project_reads_with_its_defaults_and_its_project_table(
     assert settings.lock == project / "uv.lock"
     assert settings.distribution == "sample-project"
     assert settings.description == "Scores houses on the market: will they sell?"
+    assert (settings.promotion_metric, settings.promotion_goal) == ("", "maximize")
+    assert settings.promotion_tolerance == 0.01
+
+
+def test_the_promotion_metric_its_goal_and_tolerance_are_read(project: Path) -> None:
+    write_pyproject(
+        project,
+        promotion_metric="brier_score",
+        promotion_goal="minimize",
+        promotion_tolerance=0,
+    )
+    settings = config.load(project)
+
+    assert settings.promotion_metric == "brier_score"
+    assert settings.promotion_goal == "minimize"
+    assert settings.promotion_tolerance == 0.0
 
 
 def test_the_contract_is_imported_with_the_models_sides(project: Path) -> None:
@@ -97,8 +113,13 @@ def test_a_pyproject_that_is_not_toml_is_named(tmp_path: Path) -> None:
         ({"package": "sample-model"}, "[tool.handoff] package: 'sample-model' is not a module name"),
         ({"contracts": "sample_model:contracts"}, "[tool.handoff] contracts: 'sample_model:contracts' is not a module name"),
         ({"model_name": "sample model"}, "[tool.handoff] model-name: 'sample model' is not a plain name"),
+        ({"promotion_goal": "higher"}, "[tool.handoff] promotion-goal: got 'higher'; it must be one of 'maximize', 'minimize'"),
+        ({"promotion_tolerance": -0.1}, "[tool.handoff] promotion-tolerance: got -0.1; it must be how much worse"),
+        ({"promotion_tolerance": "0.1"}, "[tool.handoff] promotion-tolerance: got '0.1'; it must be how much worse"),
+        ({"promotion_tolerance": float("nan")}, "[tool.handoff] promotion-tolerance: got nan;"),
+        ({"promotion_tolerance": True}, "[tool.handoff] promotion-tolerance: got True;"),
     ],
-    ids=["unknown-key", "registry", "not-a-string", "blank", "train-dotted", "input-bare", "package", "contracts", "model-name"],
+    ids=["unknown-key", "registry", "not-a-string", "blank", "train-dotted", "input-bare", "package", "contracts", "model-name", "goal", "negative-tolerance", "text-tolerance", "nan-tolerance", "bool-tolerance"],
 )  # fmt: skip
 def test_a_wrong_value_is_refused_naming_its_key_and_what_is_right(
     project: Path, changes: dict[str, object], message: str

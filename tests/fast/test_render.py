@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from handoff_kit.scenarios import describe_acceptance
 
 from tests.conftest import ANSWER_SETS, REPO, answers, project_files, read_jsonc, run
 
@@ -275,6 +276,9 @@ def test_the_committed_snapshot_matches_the_contract_version(
     assert snapshot["version"] == version.group(1)
     assert set(snapshot["schemas"]) >= {"Features", "Predictions"}
     assert set(snapshot["interfaces"]["Model"]) == {"fit", "predict"}
+    assert snapshot["acceptance"] == describe_acceptance(project / "package/tests/acceptance"), (
+        "the snapshot's scenarios and golden sample differ from the rendered ones"
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -49,7 +49,7 @@ def rows(report: str) -> dict[str, tuple[str, str]]:
 
 GATES = {
     "No unresolved conflicts",
-    "No large files or private keys",
+    "No large files, private keys or secrets",
     "Formatting",
     "Lint",
     "Environment lock fresh",

@@ -235,7 +235,40 @@ def test_make_check_and_the_gate_refuse_what_a_no_verify_commit_slipped_past_the
     assert "Private key found: deploy/id_rsa" in checked.stdout
     assert "exports/scores.csv (1172 KB) exceeds 1000 KB." in checked.stdout
     assert gated.returncode != 0, "the gate passed with a private key and a large file"
-    assert "| No large files or private keys | FAIL |" in gated.stdout
+    assert "| No large files, private keys or secrets | FAIL |" in gated.stdout
+
+
+def test_a_cloud_secret_in_package_code_is_refused_by_the_hook_make_check_and_the_gate(
+    default_project: Project,
+) -> None:
+    """Not a plain `AWS_SECRET_ACCESS_KEY = "..."` that a lint rule happens to catch:
+    a key handed to the environment in code, as detect-secrets finds it."""
+    package = f"package/src/{answers(default_project.path)['package_name']}"
+    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    try:
+        write(
+            default_project,
+            f"{package}/cloud.py",
+            '"""Cloud access."""\n\nimport os\n\nos.environ.setdefault(\n'
+            '    "AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"\n)\n',
+        )
+        default_project.run("git", "add", package)
+        hooked = default_project.run("git", "commit", "-m", "Cloud access", check=False)
+        default_project.run("git", "commit", "-q", "--no-verify", "-m", "Around the hooks")
+        checked = default_project.make("hygiene", check=False)
+        gated = default_project.run(
+            "uv", "run", "--frozen", "handoff", "gate", "--only", "hygiene", check=False
+        )
+    finally:
+        default_project.run("git", "reset", "-q", "--hard", head)
+
+    leak = f"Location:    {package}/cloud.py:6"
+    assert hooked.returncode != 0, "the commit went through with a cloud secret"
+    said = hooked.stdout + hooked.stderr
+    assert leak in said, f"the hook does not name the secret:\n{said}"
+    assert checked.returncode != 0, "make check's hygiene passed with a cloud secret"
+    assert leak in checked.stdout
+    assert "| No large files, private keys or secrets | FAIL |" in gated.stdout
 
 
 def test_notebook_outputs_are_stripped_when_committed(default_project: Project) -> None:

@@ -3,7 +3,9 @@
 A candidate passes when
 - it was trained under a contract version with the code's major version,
 - its recorded signature is the contract's (the schemas' columns and types),
-- the acceptance scenarios pass against the model loaded from the registry.
+- the acceptance scenarios pass against the model loaded from the registry,
+- its held-out promotion metric is no worse than the champion's beyond the
+  project's tolerance ([tool.handoff] promotion-metric, -goal, -tolerance).
 An environment lock other than the project's is reported, not refused: the
 model may have been trained on another machine, and the report says so.
 `handoff gate` reports it; `handoff promote` moves `champion` only if it passes.
@@ -69,8 +71,11 @@ def acceptance_command(settings: Settings) -> tuple[str, ...]:
     )
 
 
-def review(settings: Settings, version: ModelVersion) -> Review:
-    """Compare what `version` recorded with the code's contract and lock."""
+def review(
+    settings: Settings, version: ModelVersion, champion: ModelVersion | None = None
+) -> Review:
+    """Compare what `version` recorded with the code's contract and lock, and its
+    promotion metric with the champion's."""
     contract_version = settings.contract.version
     expected = contract_signature(settings.contract)
     project_lock = lock_hash(settings.lock)
@@ -99,7 +104,43 @@ def review(settings: Settings, version: ModelVersion) -> Review:
             f"trained in another environment (lock {_short(version.manifest.lock_hash)}, "
             f"the project's is {_short(project_lock)})"
         )
+    problem, note = compare_metric(settings, version, champion)
+    (problems if problem else notes).append(problem or note)
     return Review(version, tuple(problems), tuple(notes))
+
+
+def compare_metric(
+    settings: Settings, version: ModelVersion, champion: ModelVersion | None
+) -> tuple[str, str]:
+    """(problem, note): a problem when `version` is worse than `champion` on the
+    promotion metric by more than the tolerance, or did not record it."""
+    metric, goal = settings.promotion_metric, settings.promotion_goal
+    tolerance = settings.promotion_tolerance
+    if not metric:
+        return "", "no promotion-metric in [tool.handoff]: metrics not compared"
+    value = version.manifest.metrics.get(metric)
+    if value is None:
+        recorded = ", ".join(sorted(version.manifest.metrics)) or "none"
+        return (
+            f"it recorded no {metric!r} metric (it recorded: {recorded}): "
+            "fix [tool.handoff] promotion-metric or the training's metrics",
+            "",
+        )
+    if champion is None or champion.version == version.version:
+        return "", f"{metric} {value:.4g} (no champion to compare with)"
+    best = champion.manifest.metrics.get(metric)
+    if best is None:
+        return "", f"{metric} {value:.4g} (the champion recorded none to compare with)"
+    loss = best - value if goal == "maximize" else value - best
+    both = f"{metric} {value:.4g} against the champion's {best:.4g} (version {champion.version})"
+    if loss > tolerance:
+        direction = "lower" if goal == "maximize" else "higher"
+        return (
+            f"{both}: {direction} by {loss:.4g}, more than the tolerance "
+            f"{tolerance:g} ([tool.handoff] promotion-tolerance)",
+            "",
+        )
+    return "", f"{both}, within the tolerance {tolerance:g}"
 
 
 def _short(lock: str) -> str:
@@ -121,10 +162,11 @@ def acceptance(settings: Settings, version: ModelVersion) -> Result:
 
 def candidate_gate(settings: Settings) -> Result:
     title = "Registry candidate"
-    candidate = registry.open_registry(settings).find(CANDIDATE)
+    store = registry.open_registry(settings)
+    candidate = store.find(CANDIDATE)
     if candidate is None:
         return Result(title, True, NO_CANDIDATE)
-    verdict = review(settings, candidate)
+    verdict = review(settings, candidate, store.find(CHAMPION))
     return Result(title, verdict.passed, str(verdict))
 
 
@@ -148,7 +190,7 @@ def promote(settings: Settings, say: Callable[[str], None] = print) -> int:
         say(f"{candidate} is already the champion: nothing to do.")
         return 0
     say(f"Checking {candidate} against the contract and the acceptance scenarios.")
-    verdict = review(settings, candidate)
+    verdict = review(settings, candidate, champion)
     accepted = acceptance(settings, candidate)
     problems = [*verdict.problems, *([] if accepted.passed else [accepted.reason])]
     if problems:

@@ -36,6 +36,7 @@ from handoff_kit.registry.records import (
     git_commit,
     lock_hash,
 )
+from handoff_kit.scenarios import ScenarioError
 from handoff_kit.training import Trained
 
 EXIT_UNUSABLE = 1
@@ -237,7 +238,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             available = gate.gates(settings)
             only = args.only or GATES
             return gate.run(settings, [g for g in available if g.name in only])
-    except (UnusableError, config.ConfigError, registry.RegistryError) as error:
+    except (
+        UnusableError,
+        config.ConfigError,
+        registry.RegistryError,
+        ScenarioError,
+    ) as error:
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
     return 0

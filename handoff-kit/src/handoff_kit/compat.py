@@ -13,6 +13,8 @@ contract version. `compare` classifies each difference:
   tightened one does not; a new column is compatible.
 - the interface: a method removed, added or with a changed signature breaks
   the implementations or the callers.
+- the acceptance scenarios and golden samples (`scenarios.py`): what is
+  removed or weakened breaks the promise; what is added is compatible.
 
 No maintained tool classifies schema changes, so these rules are ours.
 """
@@ -28,6 +30,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandera.pandas as pa
+
+from handoff_kit.scenarios import compare_acceptance
 
 Role = Literal["input", "output"]
 Direction = Literal["unchanged", "tightened", "loosened", "changed"]
@@ -66,17 +70,22 @@ def describe(
     inputs: Iterable[type[pa.DataFrameModel]],
     outputs: Iterable[type[pa.DataFrameModel]],
     interfaces: Iterable[type],
+    acceptance: Snapshot | None = None,
 ) -> Snapshot:
-    """The contracts as plain JSON data, the form the snapshot stores."""
+    """The contracts as plain JSON data, the form the snapshot stores;
+    `acceptance` is `scenarios.describe_acceptance`'s."""
     schemas = {model.__name__: describe_schema(model, "input") for model in inputs}
     schemas |= {model.__name__: describe_schema(model, "output") for model in outputs}
-    return {
+    described = {
         "version": version,
         "schemas": schemas,
         "interfaces": {
             protocol.__name__: describe_interface(protocol) for protocol in interfaces
         },
     }
+    if acceptance is not None:
+        described["acceptance"] = acceptance
+    return described
 
 
 def describe_schema(model: type[pa.DataFrameModel], role: Role) -> Snapshot:
@@ -133,7 +142,19 @@ def compare(old: Snapshot, new: Snapshot) -> list[Change]:
     for name in sorted(old_schemas.keys() & new_schemas.keys()):
         changes += _compare_schema(name, old_schemas[name], new_schemas[name])
     changes += _compare_interfaces(old["interfaces"], new["interfaces"])
+    changes += _compare_acceptance(old.get("acceptance"), new.get("acceptance"))
     return changes
+
+
+def _compare_acceptance(old: Snapshot | None, new: Snapshot | None) -> list[Change]:
+    if old is None and new is None:
+        return []
+    if old is None:
+        # A snapshot from before the kit recorded them (0.2.0).
+        return [Change("acceptance", "scenarios and golden samples recorded", False)]
+    if new is None:
+        return [Change("acceptance", "scenarios and golden samples removed", True)]
+    return [Change(*change) for change in compare_acceptance(old, new)]
 
 
 def _compare_schema(schema: str, old: Snapshot, new: Snapshot) -> list[Change]:

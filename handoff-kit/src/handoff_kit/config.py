@@ -19,6 +19,9 @@ model is trained, where its records live.
     research = "research"
     acceptance = "package/tests/acceptance"
     report = "reports/handoff.md"
+    promotion-metric = "roc_auc"                   # held-out metric promotion guards
+    promotion-goal = "maximize"                    # or "minimize" (a loss)
+    promotion-tolerance = 0.01                     # how much worse it may get
 
 A missing or wrong setting fails with one line naming the key and what would
 be right (`ConfigError`).
@@ -27,6 +30,7 @@ be right (`ConfigError`).
 from __future__ import annotations
 
 import importlib
+import math
 import re
 import sys
 import tomllib
@@ -44,6 +48,8 @@ from handoff_kit.contracts import Schema
 PYPROJECT = "pyproject.toml"
 TABLE = "[tool.handoff]"
 REGISTRIES = ("mlflow", "files")
+GOALS = ("maximize", "minimize")
+DEFAULT_TOLERANCE = 0.01
 # A dotted module path, then for objects ":" and an attribute name.
 _MODULE = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*"
 _OBJECT = re.compile(rf"^{_MODULE}:[A-Za-z_]\w*$")
@@ -77,6 +83,16 @@ KEYS: dict[str, tuple[str, str | None]] = {
     ),
     "report": ("where `handoff gate` writes its report", "reports/handoff.md"),
     "lock": ("the environment lock file", "uv.lock"),
+    # Empty: promotion compares no metric (the report says so).
+    "promotion-metric": (
+        "the held-out metric promotion compares with the champion's, e.g. 'roc_auc'",
+        "",
+    ),
+    "promotion-goal": ("one of " + ", ".join(repr(g) for g in GOALS), "maximize"),
+    "promotion-tolerance": (
+        "how much worse than the champion's the metric may be, a number >= 0",
+        str(DEFAULT_TOLERANCE),
+    ),
 }
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
 
@@ -124,6 +140,9 @@ class Settings:
     interface_test: Path
     report: Path
     lock: Path
+    promotion_metric: str = ""
+    promotion_goal: Literal["maximize", "minimize"] = "maximize"
+    promotion_tolerance: float = DEFAULT_TOLERANCE
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -237,12 +256,15 @@ def from_table(
     if unknown:
         msg = f"{PYPROJECT} {TABLE} has an unknown key {unknown[0]!r} (keys: {', '.join(KEYS)})"
         raise ConfigError(msg)
+    tolerance = _tolerance(table.get("promotion-tolerance", DEFAULT_TOLERANCE))
     values: dict[str, str] = {}
     for key, (_, default) in KEYS.items():
         value = table.get(key, default)
         if value is None:
             raise _error(key, "missing")
-        if not isinstance(value, str) or not value.strip():
+        if key == "promotion-tolerance":
+            continue
+        if not isinstance(value, str) or not (value.strip() or default == ""):
             raise _error(key, f"got {value!r}")
         values[key] = value
     for key in OBJECT_KEYS:
@@ -253,6 +275,8 @@ def from_table(
             raise _error(key, f"{values[key]!r} is not a module name")
     if values["registry"] not in REGISTRIES:
         raise _error("registry", f"got {values['registry']!r}")
+    if values["promotion-goal"] not in GOALS:
+        raise _error("promotion-goal", f"got {values['promotion-goal']!r}")
     if not _NAME.match(values["model-name"]):
         raise _error("model-name", f"{values['model-name']!r} is not a plain name")
     return Settings(
@@ -273,9 +297,25 @@ def from_table(
         interface_test=root / values["interface-test"],
         report=root / values["report"],
         lock=root / values["lock"],
+        promotion_metric=values["promotion-metric"].strip(),
+        promotion_goal=cast(
+            "Literal['maximize', 'minimize']", values["promotion-goal"]
+        ),
+        promotion_tolerance=tolerance,
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )
+
+
+def _tolerance(value: object) -> float:
+    # A finite TOML number >= 0; bool is an int in Python, and no tolerance.
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and value >= 0)
+    ):
+        raise _error("promotion-tolerance", f"got {value!r}")
+    return float(value)
 
 
 def python() -> str:

@@ -17,18 +17,27 @@ from handoff_kit.config import Settings
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import Finding, research_debts, scan_package
+from handoff_kit.scenarios import ScenarioError, describe_acceptance
 
 
 def current_contract(settings: Settings) -> Snapshot:
     contract = settings.contract
     return describe(
-        contract.version, contract.inputs, contract.outputs, contract.interfaces
+        contract.version,
+        contract.inputs,
+        contract.outputs,
+        contract.interfaces,
+        describe_acceptance(settings.acceptance),
     )
 
 
 def contract_gate(settings: Settings) -> Result:
     title = "Contract compatibility"
-    verdict = judge(read_snapshot(settings.snapshot), current_contract(settings))
+    try:
+        current = current_contract(settings)
+    except ScenarioError as error:
+        return Result(title, False, str(error))
+    verdict = judge(read_snapshot(settings.snapshot), current)
     return Result(
         title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
     )
@@ -85,7 +94,10 @@ def gates(settings: Settings) -> list[Gate]:
             "conflicts", "No unresolved conflicts", (*make, "conflicts"), root
         ),
         command_gate(
-            "hygiene", "No large files or private keys", (*make, "hygiene"), root
+            "hygiene",
+            "No large files, private keys or secrets",
+            (*make, "hygiene"),
+            root,
         ),
         command_gate("format", "Formatting", (*make, "format-check"), root),
         command_gate("lint", "Lint", (*make, "lint"), root),

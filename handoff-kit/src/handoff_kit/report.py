@@ -32,11 +32,15 @@ class Gate:
     name: str
     title: str
     run: Callable[[], Result]
+    # The command a command gate runs, to rerun it by hand; () for the others.
+    command: tuple[str, ...] = ()
 
 
 def command_gate(name: str, title: str, command: Sequence[str], cwd: Path) -> Gate:
     """A gate that passes when `command` exits 0 in `cwd`; its output explains a failure."""
-    return Gate(name, title, lambda: run_command(title, command, cwd=cwd))
+    return Gate(
+        name, title, lambda: run_command(title, command, cwd=cwd), tuple(command)
+    )
 
 
 def run_command(

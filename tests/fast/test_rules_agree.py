@@ -1,0 +1,84 @@
+"""Every rule a git hook enforces is enforced by `make check` too, and the handoff
+gate runs every target `make check` runs: a clone without hooks, or a `--no-verify`
+commit, cannot take anything past CI that a hook would have stopped."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+import yaml
+from handoff_kit import config
+from handoff_kit.gate import gates
+
+from tests.conftest import ANSWER_SETS
+
+NAMES = list(ANSWER_SETS)
+# Hooks whose rule `make check` enforces with another tool: hook id -> that tool.
+SAME_RULE_OTHER_TOOL = {"check-merge-conflict": "git grep"}
+
+
+def hook_tools(project: Path) -> dict[str, str]:
+    """Each hook's id and the command it runs, without the environment prefix."""
+    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    tools = {}
+    for repo in hooks["repos"]:
+        for hook in repo["hooks"]:
+            words = shlex.split(hook["entry"])
+            # `uv run --frozen TOOL`, `micromamba run -p .conda TOOL`: the tool is
+            # the first word after the runner's own options.
+            if words[:2] in (["uv", "run"], ["micromamba", "run"]):
+                words = words[2:]
+                while words and words[0].startswith("-"):
+                    words = words[2:] if words[0] == "-p" else words[1:]
+            tools[hook["id"]] = " ".join(words[:3] if words[0] == "make" else words[:1])
+    return tools
+
+
+def make_check_commands(project: Path) -> str:
+    """What `make check` would run, as make prints it without running it."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-n", "check"],
+        cwd=project, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_hook_rule_is_enforced_by_make_check(rendered: Mapping[str, Path], name: str) -> None:
+    project = rendered[name]
+    commands = make_check_commands(project)
+    check_targets = set(check_prerequisites(project))
+
+    for hook, tool in hook_tools(project).items():
+        if tool.startswith("make "):
+            target = tool.split()[-1]
+            assert target in check_targets, f"hook {hook} runs make {target}, not in make check"
+            continue
+        tool = SAME_RULE_OTHER_TOOL.get(hook, tool)
+        assert re.search(rf"(^|[\s(]){re.escape(tool)}(\s|$)", commands, re.MULTILINE), (
+            f"the git hook {hook} runs {tool}, which `make check` never runs: a commit "
+            "without hooks would take past CI what the hook stops"
+        )
+
+
+def check_prerequisites(project: Path) -> list[str]:
+    tasks = (project / "standards/tasks.mk").read_text()
+    line = re.search(r"^check: (.*?)(##|$)", tasks, re.MULTILINE)
+    assert line, "standards/tasks.mk has no check target"
+    return line.group(1).split()
+
+
+@pytest.mark.parametrize("name", ["default", "conda-github"])
+def test_the_handoff_gate_runs_every_target_of_make_check(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    project = rendered[name]
+    gated = {word for gate in gates(config.load(project)) for word in gate.command}
+
+    missing = [target for target in check_prerequisites(project) if target not in gated]
+
+    assert not missing, f"make check runs {missing}, which `make handoff` does not"
