@@ -42,6 +42,7 @@ TARGET_FLOOR_RATIO = 1.25
 TARGET_GREEN_WARM_S = 45.0
 TARGET_CHECK_S = 12.0
 TARGET_HANDOFF_S = 25.0
+TARGET_UPDATE_RATIO = 1.5
 # The answer sets whose package/ size the bench prints: the worked example, and the
 # smallest project (no example, folder registry).
 SIZE_ANSWERS = {
@@ -212,6 +213,7 @@ class Bench:
     green_warm: float = float("nan")
     check_median: float = float("nan")
     handoff_median: float = float("nan")
+    update_ratio: float = float("nan")
     kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
     green_steps: dict[str, list[float]] = field(default_factory=dict)
     warmup: int = 1
@@ -521,7 +523,9 @@ class Bench:
     # Update -----------------------------------------------------------------------
 
     def update(self) -> list[Row]:
-        """`copier update` from v0.1.0 to v0.2.0 of a throwaway clone of the template."""
+        """`copier update` from v0.1.0 to v0.2.0 of a throwaway clone of the template,
+        against a fresh `copier copy` of v0.2.0 from the same clone, and the two renders
+        of `make update-package`."""
         source = self.root / "versioned-template"
         shutil.copytree(self.snapshot_template(), source)
         run(["git", "init", "-q"], source, self.env)
@@ -538,6 +542,11 @@ class Bench:
         run(["git", "init", "-q"], project, self.env)
         commit_all(project, self.env, "Start from v0.1.0")
         command = [self.copier, "update", "--defaults", "--quiet", "--vcs-ref", "v0.2.0"]
+        update_package = [
+            sys.executable,
+            "standards/update_package.py",
+            *("--from", "v0.1.0", "--to", "v0.2.0", "--dry-run", "--copier", self.copier),
+        ]
 
         def measure() -> float:
             seconds = timed(command, project, self.env)
@@ -547,13 +556,40 @@ class Bench:
             run(["git", "clean", "-fdq"], project, self.env)
             return seconds
 
-        samples = alternate({"update": measure}, self.runs, self.warmup)
+        def fresh_copy() -> float:
+            copied = fresh_dir(self.root, "copy")
+            seconds = timed(self.copy_command(source, "--vcs-ref", "v0.2.0"), copied, self.env)
+            shutil.rmtree(copied)
+            return seconds
+
+        samples = alternate(
+            {
+                "update": measure,
+                "copy": fresh_copy,
+                "package": lambda: timed(update_package, project, self.env),
+            },
+            self.runs,
+            self.warmup,
+        )
+        stats = {name: Stats.of(values) for name, values in samples.items()}
+        self.update_ratio = stats["update"].median / stats["copy"].median
         return [
             Row(
                 "Update: `copier update --defaults --vcs-ref v0.2.0` from v0.1.0 "
                 "(one standard file changed)",
-                Stats.of(samples["update"]),
-            )
+                stats["update"],
+                ratios={"a fresh copy": self.update_ratio},
+            ),
+            Row(
+                "Update: a fresh `copier copy --defaults --vcs-ref v0.2.0` of the same clone",
+                stats["copy"],
+            ),
+            Row(
+                "Update: `make update-package`'s renders of v0.1.0 and v0.2.0 "
+                "(standards/update_package.py --dry-run)",
+                stats["package"],
+                ratios={"a fresh copy": stats["package"].median / stats["copy"].median},
+            ),
         ]
 
     # Check suite ------------------------------------------------------------------
@@ -774,6 +810,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "update" in sections:
             print("Update...", file=sys.stderr)
             rows += bench.update()
+            targets.append(
+                target_line(
+                    "`copier update` vs a fresh copy", bench.update_ratio, TARGET_UPDATE_RATIO, "x"
+                )
+            )
         project: Path | None = None
         if "green" in sections:
             print("Time to green...", file=sys.stderr)
