@@ -164,9 +164,10 @@ def version_new(template: Path) -> None:
     replace_once(standards / "ruff.toml.jinja", '    "TID",', f'{NEW_RULE}\n    "TID",')
     moved = template / RESEARCH_NEW
     moved.parent.mkdir()
-    rules = (template / RESEARCH_OLD).read_text()
-    rules = rules.replace('extend = "ruff.toml"', 'extend = "../ruff.toml"')
-    moved.write_text(rules.replace('    "F82",', f'    "F82",\n{RESEARCH_RULE}'))
+    (template / RESEARCH_OLD).rename(moved)
+    replace_once(moved, 'extend = "ruff.toml"', 'extend = "../ruff.toml"')
+    last_rule = '    "F82",  # undefined names'
+    replace_once(moved, last_rule, f"{last_rule}\n{RESEARCH_RULE}")
     (template / RESEARCH_OLD).write_text(STUB)
     replace_once(template / "STANDARDS.md.jinja", RESEARCH_OLD, RESEARCH_NEW)
     replace_once(standards / "tasks.mk.jinja", HELP_BEFORE, HELP_AFTER)
