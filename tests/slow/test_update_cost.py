@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 COPIER = [sys.executable, "-m", "copier"]
 CHANGED = Path("template/standards/ruff-research.toml")
 MARGIN = 1.2  # Slack over the floor's ratio for the noise of single runs.
-RUNS = 3
+RUNS = 2
 
 
 def cpu_seconds(args: list[str], cwd: Path, env: dict[str, str]) -> float:
