@@ -42,6 +42,7 @@ TARGET_FLOOR_RATIO = 1.25
 TARGET_GREEN_WARM_S = 45.0
 TARGET_CHECK_S = 12.0
 TARGET_HANDOFF_S = 25.0
+TARGET_UPDATE_RATIO = 1.5
 # The answer sets whose package/ size the bench prints: the worked example, and the
 # smallest project (no example, folder registry).
 SIZE_ANSWERS = {
@@ -212,6 +213,7 @@ class Bench:
     green_warm: float = float("nan")
     check_median: float = float("nan")
     handoff_median: float = float("nan")
+    update_ratio: float = float("nan")
     kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
     green_steps: dict[str, list[float]] = field(default_factory=dict)
     warmup: int = 1
@@ -520,10 +522,15 @@ class Bench:
 
     # Update -----------------------------------------------------------------------
 
-    def update(self) -> list[Row]:
-        """`copier update` from v0.1.0 to v0.2.0 of a throwaway clone of the template."""
-        source = self.root / "versioned-template"
-        shutil.copytree(self.snapshot_template(), source)
+    def versioned(self, template: Path, name: str) -> Path:
+        """A git repository of `template`, tagged v0.1.0, then v0.2.0 with one standard
+        file changed."""
+        source = self.root / name
+        shutil.copytree(template, source)
+        answers = source / "template" / "{{ _copier_conf.answers_file }}.jinja"
+        if not answers.exists():  # The floor: record its own answers, as ours does.
+            (source / "template" / ".copier-answers.yml").unlink()
+            answers.write_text("{{ _copier_answers | to_nice_yaml }}")
         run(["git", "init", "-q"], source, self.env)
         commit_all(source, self.env, "v0.1.0")
         run(["git", "tag", "v0.1.0"], source, self.env)
@@ -531,7 +538,13 @@ class Bench:
         standard.write_text(standard.read_text() + "# v0.2.0: a changed standard.\n")
         commit_all(source, self.env, "v0.2.0")
         run(["git", "tag", "v0.2.0"], source, self.env)
+        return source
 
+    def update_and_copy(
+        self, source: Path
+    ) -> tuple[Path, Callable[[], float], Callable[[], float]]:
+        """A project copied from v0.1.0 of `source`, and two measures: its update to
+        v0.2.0 (undone after each run), and a fresh copy of v0.2.0."""
         parent = fresh_dir(self.root, "update")
         project = parent / PROJECT
         run(self.copy_command(source, "--vcs-ref", "v0.1.0"), parent, self.env)
@@ -539,7 +552,7 @@ class Bench:
         commit_all(project, self.env, "Start from v0.1.0")
         command = [self.copier, "update", "--defaults", "--quiet", "--vcs-ref", "v0.2.0"]
 
-        def measure() -> float:
+        def update() -> float:
             seconds = timed(command, project, self.env)
             if "v0.2.0" not in (project / "standards" / "ruff-research.toml").read_text():
                 raise CommandFailed("copier update did not bring v0.2.0's standard")
@@ -547,13 +560,69 @@ class Bench:
             run(["git", "clean", "-fdq"], project, self.env)
             return seconds
 
-        samples = alternate({"update": measure}, self.runs, self.warmup)
+        def copy() -> float:
+            copied = fresh_dir(self.root, "copy")
+            seconds = timed(self.copy_command(source, "--vcs-ref", "v0.2.0"), copied, self.env)
+            shutil.rmtree(copied)
+            return seconds
+
+        return project, update, copy
+
+    def update(self) -> list[Row]:
+        """`copier update` from v0.1.0 to v0.2.0 of a throwaway clone of the template
+        against a fresh `copier copy` of v0.2.0, the same for Copier's floor, and the
+        two renders of `make update-package`."""
+        project, update, copy = self.update_and_copy(
+            self.versioned(self.snapshot_template(), "versioned-template")
+        )
+        sample = fresh_dir(self.root, "floor-sample")
+        run(self.copy_command(self.snapshot_template()), sample, self.env)
+        floor = self.versioned(self.floor_template(sample / PROJECT), "versioned-floor")
+        _, floor_update, floor_copy = self.update_and_copy(floor)
+        update_package = [
+            sys.executable,
+            "standards/update_package.py",
+            *("--from", "v0.1.0", "--to", "v0.2.0", "--dry-run", "--copier", self.copier),
+        ]
+        samples = alternate(
+            {
+                "update": update,
+                "copy": copy,
+                "floor update": floor_update,
+                "floor copy": floor_copy,
+                "package": lambda: timed(update_package, project, self.env),
+            },
+            self.runs,
+            self.warmup,
+        )
+        stats = {name: Stats.of(values) for name, values in samples.items()}
+        self.update_ratio = stats["update"].median / stats["copy"].median
+        floor_ratio = stats["floor update"].median / stats["floor copy"].median
         return [
             Row(
                 "Update: `copier update --defaults --vcs-ref v0.2.0` from v0.1.0 "
                 "(one standard file changed)",
-                Stats.of(samples["update"]),
-            )
+                stats["update"],
+                ratios={"a fresh copy": self.update_ratio},
+            ),
+            Row(
+                "Update: a fresh `copier copy --defaults --vcs-ref v0.2.0` of the same clone",
+                stats["copy"],
+            ),
+            Row(
+                "Update: the same update of Copier's floor (plain files, no Jinja)",
+                stats["floor update"],
+                ratios={"its fresh copy": floor_ratio},
+                note="Copier's own cost: it renders the old and the new version beside "
+                "the project, clones the template for each, and diffs them with git",
+            ),
+            Row("Update: a fresh copy of Copier's floor", stats["floor copy"]),
+            Row(
+                "Update: `make update-package`'s renders of v0.1.0 and v0.2.0 "
+                "(standards/update_package.py --dry-run)",
+                stats["package"],
+                ratios={"a fresh copy": stats["package"].median / stats["copy"].median},
+            ),
         ]
 
     # Check suite ------------------------------------------------------------------
@@ -774,6 +843,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         if "update" in sections:
             print("Update...", file=sys.stderr)
             rows += bench.update()
+            targets.append(
+                target_line(
+                    "`copier update` vs a fresh copy", bench.update_ratio, TARGET_UPDATE_RATIO, "x"
+                )
+            )
         project: Path | None = None
         if "green" in sections:
             print("Time to green...", file=sys.stderr)

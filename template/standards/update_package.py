@@ -34,6 +34,13 @@ from typing import Any
 PROG = "standards/update_package.py"
 ANSWERS_FILE = ".copier-answers.yml"
 MANAGED = ("package/src/", "package/tests/", "research/notebooks/")
+# Copier's exclusions (gitignore-style, the last match wins) that leave only MANAGED
+# to render: the rest of the template is not compared here, so not written either.
+ONLY_MANAGED = (
+    "/*",
+    *("!/package/", "/package/*", "!/package/src/", "!/package/tests/"),
+    *("!/research/", "/research/*", "!/research/notebooks/"),
+)
 # Caches that never count as a file, nor keep a folder from being empty.
 IGNORED_NAMES = frozenset({"__pycache__", ".ipynb_checkpoints"})
 IGNORED_SUFFIXES = frozenset({".pyc"})
@@ -136,28 +143,49 @@ class Template:
     data_file: Path
     project: Path
 
-    def render(self, ref: str, dst: Path) -> None:
-        """Generate the template at `ref` into `dst`, as `copier copy` would."""
+    def render(self, versions: dict[str, Path]) -> None:
+        """Generate the template's MANAGED folders at each version (ref: destination),
+        as `copier copy` would, all at once: each render is a process of its own."""
+        running: dict[str, subprocess.Popen[str]] = {}
+        try:
+            for ref, dst in versions.items():
+                running[ref] = self.start(ref, dst)
+            outputs = {ref: process.communicate() for ref, process in running.items()}
+        finally:
+            for process in running.values():  # Only if this failed midway.
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
+        for ref, (stdout, stderr) in outputs.items():
+            if running[ref].returncode != 0:
+                raise UpdateError(
+                    f"Copier cannot render the template {self.src!r} at {ref!r}: "
+                    f"{last_message(stderr + stdout)}. Check _src_path in "
+                    f"{ANSWERS_FILE} and that {ref!r} is a tag or commit of that "
+                    "template"
+                )
+
+    def start(self, ref: str, dst: Path) -> subprocess.Popen[str]:
         command = [
             *self.copier,
             *("copy", "--vcs-ref", ref, "--defaults", "--overwrite", "--quiet"),
+            *(f"--exclude={pattern}" for pattern in ONLY_MANAGED),
             *("--data-file", str(self.data_file), self.src, str(dst)),
         ]
         try:
-            done = subprocess.run(  # noqa: S603  # Copier, as the caller configured it.
-                command, cwd=self.project, capture_output=True, text=True, check=False
+            # Copier, as the caller configured it.
+            return subprocess.Popen(  # noqa: S603
+                command,
+                cwd=self.project,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
         except OSError as error:
             raise UpdateError(
                 f"cannot run {shlex.join(self.copier)} ({error.strerror}): "
                 "pass --copier 'COMMAND'"
             ) from None
-        if done.returncode != 0:
-            raise UpdateError(
-                f"Copier cannot render the template {self.src!r} at {ref!r}: "
-                f"{last_message(done.stderr + done.stdout)}. Check _src_path in "
-                f"{ANSWERS_FILE} and that {ref!r} is a tag or commit of that template"
-            )
 
 
 def last_message(output: str) -> str:
@@ -340,8 +368,7 @@ def run(args: argparse.Namespace, project: Path) -> str:
         data = {key: value for key, value in answers.items() if not key.startswith("_")}
         data_file.write_text(json.dumps(data, default=str), encoding="utf-8")
         template = Template(src, copier, data_file, project)
-        template.render(args.from_ref, renders / "old")
-        template.render(args.to_ref, renders / "new")
+        template.render({args.from_ref: renders / "old", args.to_ref: renders / "new"})
         plan = plan_changes(
             managed_files(renders / "old"), managed_files(renders / "new"), project
         )

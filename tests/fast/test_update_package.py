@@ -318,6 +318,21 @@ def test_keep_renders_writes_both_versions_to_compare(
     assert "  git diff --no-index renders/old/FILE renders/new/FILE\n" in result.stdout
 
 
+def test_only_the_project_owned_folders_are_rendered(
+    dry_run: tuple[Path, dict[str, bytes], subprocess.CompletedProcess[str]],
+) -> None:
+    """The rest of the template is `copier update`'s: rendering it here would only cost."""
+    project, _, _ = dry_run
+
+    for version in ("old", "new"):
+        root = project / "renders" / version
+        rendered = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        managed = ("package/src/", "package/tests/", "research/notebooks/")
+        outside = [name for name in rendered if not name.startswith(managed)]
+        assert rendered, f"nothing rendered in renders/{version}"
+        assert not outside, f"renders/{version} holds files outside {managed}: {outside}"
+
+
 # --- When it cannot run: one line that says what to fix -----------------------------
 
 
