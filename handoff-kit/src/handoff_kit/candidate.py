@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from handoff_kit import registry
-from handoff_kit.compat import SEMVER, major
+from handoff_kit.compat import SEMVER, compare, major
 from handoff_kit.config import Settings
 from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion, Scorer
 from handoff_kit.registry.records import contract_signature, lock_hash
@@ -69,8 +69,11 @@ def acceptance_command(settings: Settings) -> tuple[str, ...]:
     )
 
 
-def review(settings: Settings, version: ModelVersion) -> Review:
-    """Compare what `version` recorded with the code's contract and lock."""
+def review(
+    settings: Settings, version: ModelVersion, champion: ModelVersion | None = None
+) -> Review:
+    """Compare what `version` recorded with the code's contract and lock, and the
+    API it would serve with the champion's."""
     contract_version = settings.contract.version
     expected = contract_signature(settings.contract)
     project_lock = lock_hash(settings.lock)
@@ -99,7 +102,45 @@ def review(settings: Settings, version: ModelVersion) -> Review:
             f"trained in another environment (lock {_short(version.manifest.lock_hash)}, "
             f"the project's is {_short(project_lock)})"
         )
+    api_problems, api_notes = api_review(version, champion)
+    problems += api_problems
+    notes += api_notes
     return Review(version, tuple(problems), tuple(notes))
+
+
+def api_review(
+    version: ModelVersion, champion: ModelVersion | None
+) -> tuple[list[str], list[str]]:
+    """(problems, notes): would `version` serve the champion's API? The API is derived
+    from the contract, so the contract's breaking/compatible rules classify its changes."""
+    if champion is None or champion.version == version.version:
+        return [], []
+    before, after = champion.manifest.api, version.manifest.api
+    if before is None or after is None:
+        which = "the champion" if before is None else "the candidate"
+        note = f"{which} recorded no API (an older kit trained it): the APIs were not compared"
+        return [], [note]
+    changes = compare(dict(before), dict(after))
+    breaking = [str(change.where) for change in changes if change.breaking]
+    old, new = str(before["version"]), str(after["version"])
+    if breaking and major(new) <= major(old):
+        problem = (
+            f"it would serve an API that breaks the champion's (version {champion.version}) "
+            f"consumers without a major contract version ({old} -> {new}): "
+            + ", ".join(breaking)
+        )
+        return [problem], []
+    if breaking:
+        note = (
+            f"it serves a new major API (contract {old} -> {new}), breaking for the "
+            f"champion's consumers: {', '.join(breaking)}"
+        )
+    elif changes:
+        listed = ", ".join(f"{change.where} ({change.what})" for change in changes)
+        note = f"it serves the champion's API with compatible changes: {listed}"
+    else:
+        note = f"it serves the same API as the champion (version {champion.version})"
+    return [], [note]
 
 
 def _short(lock: str) -> str:
@@ -121,10 +162,11 @@ def acceptance(settings: Settings, version: ModelVersion) -> Result:
 
 def candidate_gate(settings: Settings) -> Result:
     title = "Registry candidate"
-    candidate = registry.open_registry(settings).find(CANDIDATE)
+    store = registry.open_registry(settings)
+    candidate = store.find(CANDIDATE)
     if candidate is None:
         return Result(title, True, NO_CANDIDATE)
-    verdict = review(settings, candidate)
+    verdict = review(settings, candidate, store.find(CHAMPION))
     return Result(title, verdict.passed, str(verdict))
 
 
@@ -148,7 +190,7 @@ def promote(settings: Settings, say: Callable[[str], None] = print) -> int:
         say(f"{candidate} is already the champion: nothing to do.")
         return 0
     say(f"Checking {candidate} against the contract and the acceptance scenarios.")
-    verdict = review(settings, candidate)
+    verdict = review(settings, candidate, champion)
     accepted = acceptance(settings, candidate)
     problems = [*verdict.problems, *([] if accepted.passed else [accepted.reason])]
     if problems:

@@ -19,6 +19,7 @@ model is trained, where its records live.
     research = "research"
     acceptance = "package/tests/acceptance"
     report = "reports/handoff.md"
+    openapi = "api/openapi.json"
 
 A missing or wrong setting fails with one line naming the key and what would
 be right (`ConfigError`).
@@ -76,6 +77,10 @@ KEYS: dict[str, tuple[str, str | None]] = {
         "package/tests/test_contracts.py",
     ),
     "report": ("where `handoff gate` writes its report", "reports/handoff.md"),
+    "openapi": (
+        "where `handoff openapi` writes the model API's OpenAPI document",
+        "api/openapi.json",
+    ),
     "lock": ("the environment lock file", "uv.lock"),
 }
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
@@ -124,6 +129,7 @@ class Settings:
     interface_test: Path
     report: Path
     lock: Path
+    openapi: Path
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -273,6 +279,7 @@ def from_table(
         interface_test=root / values["interface-test"],
         report=root / values["report"],
         lock=root / values["lock"],
+        openapi=root / values["openapi"],
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )
