@@ -179,19 +179,38 @@ class Broken:
         return pd.DataFrame({"score": [2.0] * count})
 
 
+class Failing:
+    """A model that fails on what it is given."""
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        msg = "cannot score\nthese rows"
+        raise RuntimeError(msg)
+
+
 @pytest.mark.parametrize(
     ("model", "reason"),
     [
-        (Broken(), "score: less_than_or_equal_to(1) failed in 2 row(s), e.g. 2.0, 2.0"),
-        (Broken(rows=1), "the model returned 1 for 2 rows"),
+        (
+            Broken(),
+            "the model's output broke the contract: "
+            "score: less_than_or_equal_to(1) failed in 2 row(s), e.g. 2.0, 2.0",
+        ),
+        (
+            Broken(rows=1),
+            "the model's output broke the contract: it returned 1 for 2 rows",
+        ),
+        (
+            Failing(),
+            "the model failed on the rows: RuntimeError: cannot score these rows",
+        ),
     ],
-    ids=["out-of-range", "too-few-rows"],
+    ids=["out-of-range", "too-few-rows", "model-error"],
 )
-def test_output_that_breaks_the_contract_is_a_500_with_one_line_and_a_log_line(
+def test_a_failing_model_or_broken_output_is_a_500_with_one_line_and_a_log_line(
     settings: config.Settings,
     served: serve.Served,
     caplog: pytest.LogCaptureFixture,
-    model: Broken,
+    model: Broken | Failing,
     reason: str,
 ) -> None:
     broken = serve.Served(model, served.version, None)
@@ -202,14 +221,11 @@ def test_output_that_breaks_the_contract_is_a_500_with_one_line_and_a_log_line(
 
     assert response.status_code == 500
     assert response.json() == {
-        "detail": f"the model's output broke the contract: {reason}",
+        "detail": reason,
         "failures": [],
     }
     [line] = [record.getMessage() for record in caplog.records]
-    assert (
-        line
-        == f"{MODEL_NAME} version 1 (candidate) broke the output contract: {reason}"
-    )
+    assert line == f"{MODEL_NAME} version 1 (candidate): {reason}"
 
 
 def test_the_served_openapi_document_is_the_contracts(

@@ -338,14 +338,22 @@ def test_the_images_default_command_serves_and_answers_ready(
         )  # fmt: skip
     try:
         ready = wait_for_ready(f"http://127.0.0.1:{port}/ready", server, log)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
+        # What `docker stop` does: SIGTERM to the container's command (chroot
+        # isolation shares this machine's process ids), which stops gracefully.
+        started = re.search(r"Started server process \[(\d+)\]", log.read_text())
+        assert started, log.read_text()
+        os.kill(int(started.group(1)), signal.SIGTERM)
         server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=60)
 
     assert ready["model"] == container.image.slug
     assert (ready["version"], ready["alias"]) == ("1", "candidate")
     assert ready["contract_version"] == "1.0.0"
     assert "Finished server process" in log.read_text(), log.read_text()[-2000:]
+    assert server.returncode == 0, log.read_text()[-2000:]
 
 
 def wait_for_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> dict[str, object]:

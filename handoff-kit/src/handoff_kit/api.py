@@ -293,7 +293,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "The body breaks the contract: each failing column and check is named."
             ),
             "500": _error(
-                "The model's output broke the contract; nothing is returned."
+                "The model failed, or its output broke the contract: nothing is returned."
             ),
         },
     }

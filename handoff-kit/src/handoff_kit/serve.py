@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff_kit import __version__, api, registry
 from handoff_kit.config import Settings
-from handoff_kit.contracts import ContractViolation
+from handoff_kit.contracts import ContractViolation, Schema
 from handoff_kit.registry import ModelVersion, Scorer
 
 LOG = logging.getLogger("handoff_kit.serve")
@@ -102,35 +102,13 @@ def create_app(
         return ready
 
     def score(body: bytes) -> bytes:
+        features = _features(reader, body)
         try:
-            rows = api.parse(body)
-        except ValueError as error:  # JSONDecodeError and NaN are ValueErrors.
-            raise _RefusedError(400, f"the body is not JSON: {error}") from None
-        try:
-            features = reader.frame(rows)
-        except api.RequestError as error:
-            failures = [api.failure_json(f) for f in error.failures]
-            raise _RefusedError(422, error.detail, failures) from None
-        scored = served.model.predict(features)
-        try:
-            if not isinstance(scored, pd.DataFrame) or len(scored) != len(features):
-                got = (
-                    len(scored)
-                    if isinstance(scored, pd.DataFrame)
-                    else type(scored).__name__
-                )
-                msg = f"the model returned {got} for {len(features)} rows"
-                raise ValueError(msg)
-            predictions = contract.model_output.validated(scored)
-        except ValueError as error:
-            reason = " ".join(str(error).split())
-            if isinstance(error, ContractViolation):
-                reason = "; ".join(str(f) for f in error.failures)
-            LOG.error(
-                "%s broke the output contract: %s", served.version, reason
-            )  # One line, no traceback.
-            detail = f"the model's output broke the contract: {reason}"
-            raise _RefusedError(500, detail) from None
+            scored = served.model.predict(features)
+        except Exception as error:  # The model's own failure: a 500 saying which.
+            reason = f"{type(error).__name__}: {_one_line(error)}"
+            raise _broken(served, f"the model failed on the rows: {reason}") from None
+        predictions = _predictions(contract.model_output, scored, len(features), served)
         return api.dumps_rows(api.records(predictions))
 
     @app.post(api.PREDICT)
@@ -150,6 +128,48 @@ def create_app(
         return Response(content, media_type="application/json")
 
     return app
+
+
+def _features(reader: api.RowReader, body: bytes) -> pd.DataFrame:
+    """The request's rows as the contract's input frame, or a 400 or 422 saying why."""
+    try:
+        rows = api.parse(body)
+    except ValueError as error:  # JSONDecodeError and NaN are ValueErrors.
+        raise _RefusedError(400, f"the body is not JSON: {error}") from None
+    try:
+        return reader.frame(rows)
+    except api.RequestError as error:
+        failures = [api.failure_json(f) for f in error.failures]
+        raise _RefusedError(422, error.detail, failures) from None
+
+
+def _predictions(
+    schema: type[Schema], scored: object, rows: int, served: Served
+) -> pd.DataFrame:
+    """The model's output, if it keeps the output contract: one row per input row."""
+    if not isinstance(scored, pd.DataFrame) or len(scored) != rows:
+        got = len(scored) if isinstance(scored, pd.DataFrame) else type(scored).__name__
+        detail = (
+            f"the model's output broke the contract: it returned {got} for {rows} rows"
+        )
+        raise _broken(served, detail)
+    try:
+        return schema.validated(scored)
+    except ContractViolation as violation:
+        reason = "; ".join(str(failure) for failure in violation.failures)
+        detail = f"the model's output broke the contract: {reason}"
+        raise _broken(served, detail) from None
+
+
+def _broken(served: Served, detail: str) -> _RefusedError:
+    """A 500 for a model that failed or broke the output contract, logged as one line
+    (no traceback): the caller gets no predictions rather than wrong ones."""
+    LOG.error("%s: %s", served.version, detail)
+    return _RefusedError(500, detail)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
 
 
 def _too_large(limit: int) -> str:
