@@ -670,7 +670,12 @@ class Bench:
                 lambda some: json.dumps({"dataframe_records": some}),
             ),
         }  # fmt: skip
-        env = {**self.env, "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}"}
+        # MLflow's server starts `uvicorn` from PATH: the project's, as in the project.
+        env = {
+            **self.env,
+            "PATH": f"{venv}{os.pathsep}{self.env['PATH']}",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        }
         ports = {name: free_port() for name in servers}
         latencies: dict[tuple[str, int], list[float]] = {}
         with contextlib.ExitStack() as running:
@@ -993,7 +998,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             serve = [
                 "## Serving: `make serve` against `mlflow models serve`",
                 "",
-                "The same registered champion, the same machine, one after the other.",
+                "The same registered champion, the same machine; both servers up, taking turns.",
                 "",
                 bench.serving(project, 20 if args.quick else args.requests),
                 "",

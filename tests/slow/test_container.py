@@ -352,8 +352,12 @@ def test_the_images_default_command_serves_and_answers_ready(
     assert ready["model"] == container.image.slug
     assert (ready["version"], ready["alias"]) == ("1", "candidate")
     assert ready["contract_version"] == "1.0.0"
-    assert "Finished server process" in log.read_text(), log.read_text()[-2000:]
-    assert server.returncode == 0, log.read_text()[-2000:]
+    # Stopped gracefully by SIGTERM (uvicorn then exits by that signal, as docker
+    # stop expects), never killed.
+    output = log.read_text()
+    assert "Application shutdown complete." in output, output[-2000:]
+    assert "Finished server process" in output, output[-2000:]
+    assert "exited on killed" not in output, output[-2000:]
 
 
 def wait_for_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> dict[str, object]:
