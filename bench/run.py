@@ -12,20 +12,25 @@ identity, Jupyter data and uv interpreter downloads isolated from this machine's
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import http.client
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import re
 import shlex
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,6 +127,50 @@ def timing_table(rows: Sequence[Row]) -> str:
 def target_line(name: str, value: float, limit: float, unit: str) -> str:
     verdict = "met" if value <= limit else "MISSED"
     return f"- {name}: {value:.2f}{unit} (target ≤ {limit:g}{unit}): {verdict}"
+
+
+def percentile(samples: Sequence[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest sample with `share` of them at or below it."""
+    if not samples:
+        raise ValueError("no samples to summarise")
+    ordered = sorted(samples)
+    rank = max(1, math.ceil(len(ordered) * share))
+    return ordered[rank - 1]
+
+
+@dataclass(frozen=True)
+class Load:
+    """Sequential requests to one server: their latencies, in seconds."""
+
+    server: str
+    rows: int
+    latencies: tuple[float, ...]
+
+    @property
+    def per_second(self) -> float:
+        return len(self.latencies) / sum(self.latencies)
+
+    def cells(self) -> list[str]:
+        return [
+            self.server,
+            str(self.rows),
+            str(len(self.latencies)),
+            f"{self.per_second:,.0f}",
+            f"{percentile(self.latencies, 0.5) * 1000:.1f}",
+            f"{percentile(self.latencies, 0.99) * 1000:.1f}",
+        ]
+
+
+def serving_table(loads: Sequence[Load], ours: str, theirs: str) -> str:
+    """The serving measures side by side, then our throughput over theirs per batch size."""
+    rows = [load.cells() for load in loads]
+    by = {(load.server, load.rows): load for load in loads}
+    for size in sorted({load.rows for load in loads}):
+        if (ours, size) in by and (theirs, size) in by:
+            ratio = by[ours, size].per_second / by[theirs, size].per_second
+            rows.append([f"ratio: {ours} / {theirs}", str(size), "", f"{ratio:.2f}x", "", ""])
+    header = ["Server", "Rows per request", "Requests", "Requests/s", "p50 ms", "p99 ms"]
+    return markdown_table(header, rows)
 
 
 # --- Running commands --------------------------------------------------------------
@@ -665,6 +714,66 @@ class Bench:
             rows.append(Row("Check suite: `make handoff`", None, "not present in `make help`"))
         return rows
 
+    # Serving ----------------------------------------------------------------------
+
+    def serving(self, project: Path, requests: int) -> str:
+        """`make serve` (the kit's server, contract validation on) against `mlflow models
+        serve` on the same registered champion: single-row and 100-row requests from one
+        local client on 127.0.0.1, a fixed count each, after a warm-up."""
+        run(["make", "train"], project, self.env)
+        run(["make", "promote"], project, self.env)
+        model = f"models:/{answer(project, 'project_slug')}@champion"
+        rows = golden_rows(project, 100)
+        venv = project / ".venv" / "bin"
+        # name -> (command, scoring path, request body for some rows)
+        servers: dict[str, tuple[list[str], str, Callable[[object], str]]] = {
+            "handoff serve": (
+                [str(venv / "handoff"), "serve", "--model", model],
+                "/predict",
+                json.dumps,
+            ),
+            "mlflow models serve": (
+                [str(venv / "mlflow"), "models", "serve", "--model-uri", model,
+                 "--env-manager", "local", "--workers", "1"],
+                "/invocations",
+                lambda some: json.dumps({"dataframe_records": some}),
+            ),
+        }  # fmt: skip
+        # MLflow's server starts `uvicorn` from PATH: the project's, as in the project.
+        env = {
+            **self.env,
+            "PATH": f"{venv}{os.pathsep}{self.env['PATH']}",
+            "MLFLOW_TRACKING_URI": f"sqlite:///{project / 'mlflow.db'}",
+        }
+        ports = {name: free_port() for name in servers}
+        latencies: dict[tuple[str, int], list[float]] = {}
+        with contextlib.ExitStack() as running:
+            for name, (command, _, _) in servers.items():
+                address = ["--host", "127.0.0.1", "--port", str(ports[name])]
+                running.enter_context(
+                    serving([*command, *address], project, env, ports[name], "/health")
+                )
+            # Both run at once and take turns, round after round, so the machine's
+            # drift hits both alike.
+            rounds = 10
+            for size in (1, 100):
+                for round_ in range(rounds + 1):  # The first round warms up.
+                    for name, (_, path, body) in servers.items():
+                        payload = body(rows[:size]).encode()
+                        seconds = post(ports[name], path, payload, max(requests // rounds, 1))
+                        if round_:
+                            latencies.setdefault((name, size), []).extend(seconds)
+        loads = [Load(name, size, tuple(s)) for (name, size), s in latencies.items()]
+        self.notes.append(
+            f"Serving: {requests} sequential requests per server and batch size, on a "
+            "kept-alive connection from 127.0.0.1, in 10 alternating rounds after a "
+            "warm-up round; one uvicorn worker each. `handoff serve` validates input "
+            "and output with the contract; MLflow's server runs the model through the "
+            "pyfunc wrapper `handoff train` registers, which validates with the "
+            "contract too, after MLflow's signature."
+        )
+        return serving_table(loads, "handoff serve", "mlflow models serve")
+
     # Validation throughput ----------------------------------------------------------
 
     def validation(self, project: Path, rows: Sequence[int]) -> tuple[str, str]:
@@ -695,6 +804,75 @@ class Bench:
 
 
 # --- Helpers ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def golden_rows(project: Path, count: int) -> list[object]:
+    """`count` rows of the project's golden sample (repeated), as JSON objects."""
+    script = (
+        "import json, pandas as pd\n"
+        "rows = pd.read_csv('package/tests/acceptance/golden_sample.csv')\n"
+        f"rows = pd.concat([rows] * ({count} // len(rows) + 1)).head({count})\n"
+        "print(json.dumps(rows.to_dict(orient='records')))\n"
+    )
+    python = str(project / ".venv" / "bin" / "python")
+    return list(json.loads(run([python, "-c", script], project, os.environ).stdout))
+
+
+@contextlib.contextmanager
+def serving(
+    command: Sequence[str], cwd: Path, env: Mapping[str, str], port: int, probe: str
+) -> Iterator[None]:
+    """A server process on 127.0.0.1, ready once `probe` answers 200; stopped afterwards."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(
+            list(command), cwd=cwd, env=dict(env), stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        try:
+            deadline = time.monotonic() + 180
+            while not answers_200(port, probe):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    output = log.read().decode(errors="replace")[-3000:]
+                    raise CommandFailed(f"`{' '.join(command)}` did not become ready\n{output}")
+                time.sleep(0.5)
+            yield
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=60)
+
+
+def answers_200(port: int, path: str) -> bool:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        connection.request("GET", path)
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+
+
+def post(port: int, path: str, body: bytes, count: int) -> tuple[float, ...]:
+    """Seconds of each of `count` POSTs of `body`, one after another, kept alive."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {"content-type": "application/json"}
+    seconds = []
+    for _ in range(count):
+        start = time.perf_counter()
+        connection.request("POST", path, body, headers)
+        response = connection.getresponse()
+        response.read()
+        seconds.append(time.perf_counter() - start)
+        if response.status != 200:
+            raise CommandFailed(f"POST {path} on port {port} answered {response.status}")
+    connection.close()
+    return tuple(seconds)
 
 
 def require(tool: str) -> str:
@@ -770,7 +948,7 @@ def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[flo
 # --- Main -------------------------------------------------------------------------
 
 
-SECTIONS = ("size", "generation", "update", "green", "checks", "validation")
+SECTIONS = ("size", "generation", "update", "green", "checks", "validation", "serve")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -796,6 +974,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="what to measure (default: all)",
     )
     parser.add_argument(
+        "--requests",
+        type=int,
+        default=500,
+        help="serve: requests per server and batch size (default: %(default)s)",
+    )
+    parser.add_argument(
         "--output", type=Path, default=RESULTS, help=f"Markdown report (default {RESULTS})"
     )
     return parser.parse_args(argv)
@@ -809,6 +993,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     sections = set(args.sections)
     rows: list[Row] = []
     validation: list[str] = []
+    serve: list[str] = []
     size: list[str] = []
     targets: list[str] = []
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
@@ -858,7 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "Time to green, warm cache", bench.green_warm, TARGET_GREEN_WARM_S, " s"
                 )
             )
-        if sections & {"checks", "validation"} and project is None:
+        if sections & {"checks", "validation", "serve"} and project is None:
             print("Setting up a project...", file=sys.stderr)
             _, project = bench.green_ours(bench.env, keep=True)
         if "checks" in sections and project is not None:
@@ -882,6 +1067,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "",
             ]
 
+        if "serve" in sections and project is not None:
+            print("Serving...", file=sys.stderr)
+            serve = [
+                "## Serving: `make serve` against `mlflow models serve`",
+                "",
+                "The same registered champion, the same machine; both servers up, taking turns.",
+                "",
+                bench.serving(project, 20 if args.quick else args.requests),
+                "",
+            ]
+
     skipped = [name for name in SECTIONS if name not in sections]
     lines = [
         "# Handoff benchmarks",
@@ -902,6 +1098,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         *size,
         *validation,
+        *serve,
         "## Targets (reported, not asserted)",
         "",
         *targets,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MODEL_NAME, fitted, houses, manifest, write_pyproject
 
-from handoff_kit import candidate, config, registry
+from handoff_kit import api, candidate, config, registry
 from handoff_kit.candidate import NO_CANDIDATE, acceptance_command, review
 from handoff_kit.registry import CHAMPION, ModelVersion, Registry
 from handoff_kit.registry.records import Signature, lock_hash
@@ -433,3 +435,112 @@ def test_promotions_are_signed_by_the_git_user_or_else_the_login(
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
     assert candidate.who() == "bob"
+
+
+# --- The API the candidate would serve, against the champion's ---------------------
+
+
+def served_api(
+    settings: config.Settings, version: str = "1.0.0", **checks: object
+) -> dict[str, Any]:
+    """The API the sample contract serves, with the request's `rooms` checks changed."""
+    described = copy.deepcopy(api.served_contract(settings.contract))
+    described["version"] = version
+    described["schemas"]["request"]["columns"]["rooms"]["checks"] |= checks
+    return described
+
+
+def champion_and_candidate(
+    settings: config.Settings,
+    store: Registry,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> tuple[ModelVersion, ModelVersion]:
+    champion = register(settings, store, api=before)
+    store.promote(champion, by="ada@example.com", at="2026-01-02T03:04:05+00:00")
+    return store.get(champion.version), register(settings, store, api=after)
+
+
+def test_a_candidate_serving_the_champions_api_says_so(
+    settings: config.Settings, store: Registry
+) -> None:
+    same = served_api(settings)
+    champion, version = champion_and_candidate(settings, store, same, same)
+
+    verdict = review(settings, version, champion)
+
+    assert verdict.passed
+    assert "it serves the same API as the champion (version 1)" in verdict.notes
+    assert (
+        "serves the same API as the champion"
+        in candidate.candidate_gate(settings).reason
+    )
+
+
+def test_a_breaking_api_change_at_the_champions_major_version_is_refused(
+    settings: config.Settings, store: Registry
+) -> None:
+    tightened = served_api(settings, "1.1.0", greater_than_or_equal_to={"min_value": 1})
+    champion, version = champion_and_candidate(
+        settings, store, served_api(settings), tightened
+    )
+
+    verdict = review(settings, version, champion)
+
+    assert not verdict.passed
+    assert verdict.problems == (
+        "it would serve an API that breaks the champion's (version 1) consumers "
+        "without a major contract version (1.0.0 -> 1.1.0): request.rooms",
+    )
+    assert not candidate.candidate_gate(settings).passed
+
+
+def test_a_breaking_api_change_with_a_major_version_is_announced_not_refused(
+    settings: config.Settings, store: Registry
+) -> None:
+    tightened = served_api(settings, "2.0.0", greater_than_or_equal_to={"min_value": 1})
+    champion, version = champion_and_candidate(
+        settings, store, served_api(settings), tightened
+    )
+
+    notes = candidate.api_review(version, champion)
+
+    assert notes == (
+        [],
+        [
+            "it serves a new major API (contract 1.0.0 -> 2.0.0), breaking for the "
+            "champion's consumers: request.rooms"
+        ],
+    )
+
+
+def test_a_compatible_api_change_is_listed(
+    settings: config.Settings, store: Registry
+) -> None:
+    loosened = served_api(settings, "1.1.0", greater_than_or_equal_to={"min_value": -1})
+    champion, version = champion_and_candidate(
+        settings, store, served_api(settings), loosened
+    )
+
+    _, [note] = candidate.api_review(version, champion)
+
+    assert note.startswith(
+        "it serves the champion's API with compatible changes: request.rooms "
+        "(check greater_than_or_equal_to loosened"
+    )
+
+
+def test_a_champion_without_a_recorded_api_is_not_compared(
+    settings: config.Settings, store: Registry
+) -> None:
+    champion = register(settings, store)
+    version = register(settings, store, api=served_api(settings))
+
+    assert candidate.api_review(version, champion) == (
+        [],
+        [
+            "the champion recorded no API (an older kit trained it): the APIs were not compared"
+        ],
+    )
+    assert candidate.api_review(version, None) == ([], [])
+    assert candidate.api_review(version, version) == ([], [])

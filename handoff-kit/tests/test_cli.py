@@ -364,7 +364,7 @@ def test_a_wrong_setting_exits_1_naming_the_key(
         [],
         ["predict", "--model", CANDIDATE_URI],
         ["gate", "--only", "nonsense"],
-        ["serve"],
+        ["deploy"],
     ],
     ids=["no-command", "no-input", "unknown-gate", "unknown-command"],
 )

@@ -19,7 +19,7 @@ from conftest import (
 )
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
-from handoff_kit import ContractViolation, config, registry
+from handoff_kit import ContractViolation, api, config, registry
 from handoff_kit.registry import CANDIDATE, ModelVersion, RegistryError
 from handoff_kit.registry.mlflow_store import (
     ContractModel,
@@ -182,3 +182,15 @@ def test_a_projects_and_the_kits_shared_dependencies_are_pinned_once() -> None:
 
     assert len(pinned) == len(set(pinned))
     assert sum(pin.startswith("pandas==") for pin in pinned) == 1
+
+
+def test_a_version_records_the_api_it_serves_and_reads_it_back(
+    store: MlflowRegistry, settings: config.Settings
+) -> None:
+    served = api.served_contract(settings.contract)
+
+    version = store.register(
+        fitted(), manifest(settings, api=served), "# Card\n", EXAMPLE
+    )
+
+    assert store.get(version.version).manifest.api == served

@@ -130,3 +130,29 @@ def test_help_lists_the_quick_mode_and_the_sections() -> None:
     assert "--quick" in result.stdout
     assert "--sections" in result.stdout
     assert "CCDS_TEMPLATE" in result.stdout
+
+
+def test_percentiles_are_nearest_rank_samples() -> None:
+    samples = [float(n) for n in range(1, 101)]
+
+    assert bench.percentile(samples, 0.5) == 50.0
+    assert bench.percentile(samples, 0.99) == 99.0
+    assert bench.percentile([3.0], 0.99) == 3.0
+    with pytest.raises(ValueError, match="no samples"):
+        bench.percentile([], 0.5)
+
+
+def test_the_serving_table_gives_throughput_latency_and_our_ratio_per_batch_size() -> None:
+    loads = [
+        bench.Load("ours", 1, (0.001, 0.001, 0.002, 0.004)),
+        bench.Load("theirs", 1, (0.004, 0.004, 0.004, 0.004)),
+        bench.Load("ours", 100, (0.01, 0.01)),
+    ]
+
+    table = bench.serving_table(loads, "ours", "theirs").splitlines()
+
+    assert table[0] == "| Server | Rows per request | Requests | Requests/s | p50 ms | p99 ms |"
+    assert table[2] == "| ours | 1 | 4 | 500 | 1.0 | 4.0 |"
+    assert table[3] == "| theirs | 1 | 4 | 250 | 4.0 | 4.0 |"
+    assert table[5] == "| ratio: ours / theirs | 1 |  | 2.00x |  |  |"
+    assert len(table) == 6, "a ratio for a batch size only one server ran"

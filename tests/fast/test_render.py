@@ -103,6 +103,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         ".editorconfig", ".gitattributes", ".github/workflows/check.yml", ".gitignore",
         ".pre-commit-config.yaml", ".python-version", ".vscode/extensions.json",
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
+        "api/openapi.json",
         "LICENSE", "Makefile", "README.md", "STANDARDS.md", "data/README.md",
         "data/catalog/README.md", "data/catalog/customers.yml",
         "data/catalog/exit_survey.yml", "models/README.md",
@@ -289,7 +290,9 @@ def test_make_help_lists_the_handoff_targets(rendered: Mapping[str, Path], name:
     )  # fmt: skip
 
     listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
-    assert {"train", "handoff", "promote", "contract-snapshot"} <= listed, result.stdout
+    assert {"train", "handoff", "promote", "contract-snapshot", "serve", "openapi"} <= listed, (
+        result.stdout
+    )
 
 
 # --- The handoff kit: machinery in standards/, the project's own code in package/ ----

@@ -16,9 +16,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import tomllib
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, run, tool_env
+from tests.slow.test_registry import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -255,10 +258,13 @@ def test_the_image_runs_the_handoff_command_as_a_non_root_user(
     kit = tomllib.loads((project.path / KIT / "pyproject.toml").read_text())["project"]
 
     assert config["Entrypoint"] == ["handoff"]
+    # The default command serves the champion, on every interface of the container.
+    assert config["Cmd"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert "8000/tcp" in config.get("ExposedPorts", {}), "port 8000 is not exposed"
     assert container.run("id", "-u").stdout.strip() not in {"", "0"}, "the image runs as root"
-    usage = container.entrypoint().stdout
-    assert usage.startswith("usage: handoff"), "the default command is not --help"
-    assert all(command in usage for command in ("train", "predict")), usage
+    usage = container.entrypoint("--help").stdout
+    assert usage.startswith("usage: handoff"), usage
+    assert all(command in usage for command in ("train", "predict", "serve")), usage
     assert container.entrypoint("--version").stdout.strip() == f"handoff {kit['version']}"
 
 
@@ -310,6 +316,61 @@ def test_the_image_trains_and_scores_the_golden_sample(container: Container, tra
         probability = float(row["churn_probability"])
         assert 0.0 <= probability <= 1.0
         assert row["churned"] == str(probability >= 0.5)
+
+
+def test_the_images_default_command_serves_and_answers_ready(
+    container: Container, trained: str, tmp_path: Path
+) -> None:
+    """The default command, on 127.0.0.1 and a free port of this machine (the container
+    shares its network), serving the candidate (promoting needs the dev tools)."""
+    port = free_port()
+    config = container.config()
+    command = [{"0.0.0.0": "127.0.0.1", "8000": str(port)}.get(arg, arg) for arg in config["Cmd"]]
+    model = f"models:/{container.image.slug}@candidate"
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            ["buildah", "run", "--volume", f"{container.work}:{container.work}",
+             "--workingdir", str(container.work), container.name, "--",
+             *config["Entrypoint"], *command, "--model", model],
+            env=container.buildah.env, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        ready = wait_for_ready(f"http://127.0.0.1:{port}/ready", server, log)
+        # What `docker stop` does: SIGTERM to the container's command (chroot
+        # isolation shares this machine's process ids), which stops gracefully.
+        started = re.search(r"Started server process \[(\d+)\]", log.read_text())
+        assert started, log.read_text()
+        os.kill(int(started.group(1)), signal.SIGTERM)
+        server.wait(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=60)
+
+    assert ready["model"] == container.image.slug
+    assert (ready["version"], ready["alias"]) == ("1", "candidate")
+    assert ready["contract_version"] == "1.0.0"
+    # Stopped gracefully by SIGTERM (uvicorn then exits by that signal, as docker
+    # stop expects), never killed.
+    output = log.read_text()
+    assert "Application shutdown complete." in output, output[-2000:]
+    assert "Finished server process" in output, output[-2000:]
+    assert "exited on killed" not in output, output[-2000:]
+
+
+def wait_for_ready(url: str, server: subprocess.Popen[bytes], log: Path) -> dict[str, object]:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return json.loads(response.read())
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"the image's server did not become ready:\n{log.read_text()[-3000:]}")
+        time.sleep(1)
 
 
 def test_bad_input_exits_1_with_a_one_line_error(container: Container, trained: str) -> None:

@@ -58,6 +58,7 @@ GATES = {
     "Tests and coverage",
     "Acceptance scenarios",
     "Contract compatibility",
+    "API schema matches the contract",
     "Official data only",
     "Registry candidate",
     "Acceptance on the candidate",

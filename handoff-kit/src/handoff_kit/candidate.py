@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from handoff_kit import registry
-from handoff_kit.compat import SEMVER, major
+from handoff_kit.compat import SEMVER, compare, major
 from handoff_kit.config import Settings
 from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion, Scorer
 from handoff_kit.registry.records import contract_signature, lock_hash
@@ -74,8 +74,8 @@ def acceptance_command(settings: Settings) -> tuple[str, ...]:
 def review(
     settings: Settings, version: ModelVersion, champion: ModelVersion | None = None
 ) -> Review:
-    """Compare what `version` recorded with the code's contract and lock, and its
-    promotion metric with the champion's."""
+    """Compare what `version` recorded with the code's contract and lock, and the
+    API it would serve and its promotion metric with the champion's."""
     contract_version = settings.contract.version
     expected = contract_signature(settings.contract)
     project_lock = lock_hash(settings.lock)
@@ -104,9 +104,47 @@ def review(
             f"trained in another environment (lock {_short(version.manifest.lock_hash)}, "
             f"the project's is {_short(project_lock)})"
         )
+    api_problems, api_notes = api_review(version, champion)
+    problems += api_problems
+    notes += api_notes
     problem, note = compare_metric(settings, version, champion)
     (problems if problem else notes).append(problem or note)
     return Review(version, tuple(problems), tuple(notes))
+
+
+def api_review(
+    version: ModelVersion, champion: ModelVersion | None
+) -> tuple[list[str], list[str]]:
+    """(problems, notes): would `version` serve the champion's API? The API is derived
+    from the contract, so the contract's breaking/compatible rules classify its changes."""
+    if champion is None or champion.version == version.version:
+        return [], []
+    before, after = champion.manifest.api, version.manifest.api
+    if before is None or after is None:
+        which = "the champion" if before is None else "the candidate"
+        note = f"{which} recorded no API (an older kit trained it): the APIs were not compared"
+        return [], [note]
+    changes = compare(dict(before), dict(after))
+    breaking = [str(change.where) for change in changes if change.breaking]
+    old, new = str(before["version"]), str(after["version"])
+    if breaking and major(new) <= major(old):
+        problem = (
+            f"it would serve an API that breaks the champion's (version {champion.version}) "
+            f"consumers without a major contract version ({old} -> {new}): "
+            + ", ".join(breaking)
+        )
+        return [problem], []
+    if breaking:
+        note = (
+            f"it serves a new major API (contract {old} -> {new}), breaking for the "
+            f"champion's consumers: {', '.join(breaking)}"
+        )
+    elif changes:
+        listed = ", ".join(f"{change.where} ({change.what})" for change in changes)
+        note = f"it serves the champion's API with compatible changes: {listed}"
+    else:
+        note = f"it serves the same API as the champion (version {champion.version})"
+    return [], [note]
 
 
 def compare_metric(

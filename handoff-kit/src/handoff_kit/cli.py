@@ -5,6 +5,9 @@
     handoff snapshot               record the contracts after a reviewed change
     handoff promote                make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
+    handoff serve [--model URI] [--host 127.0.0.1] [--port 8000]
+                                   serve the model over HTTP (its API: the contract's)
+    handoff openapi [--check]      write the API's OpenAPI document, or check it is current
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
@@ -26,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from handoff_kit import __version__, candidate, catalog, config, gate, registry
+from handoff_kit import __version__, api, candidate, catalog, config, gate, registry
 from handoff_kit.compat import may_record, read_snapshot, write_snapshot
 from handoff_kit.registry.card import model_card
 from handoff_kit.registry.records import (
@@ -51,6 +54,7 @@ GATES = [
     "tests",
     "acceptance",
     "contract",
+    "api",
     "catalog",
     "candidate",
     "candidate-acceptance",
@@ -134,6 +138,7 @@ def train(settings: config.Settings) -> ModelVersion:
         signature=contract_signature(settings.contract),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kit_version=__version__,
+        api=api.served_contract(settings.contract),
     )
     store = registry.open_registry(settings)
     say(f"Registering the model in {store.location()}.")
@@ -165,6 +170,51 @@ def predict(
         msg = f"{input_path}: cannot be scored: {one_line(error)}"
         raise UnusableError(msg) from error
     write_table(predictions, output)
+
+
+def serve(settings: config.Settings, args: argparse.Namespace) -> None:
+    """Serve the registry model `args.model` names over HTTP until stopped."""
+    try:
+        from handoff_kit import serve as server  # noqa: PLC0415  # FastAPI loads only here.
+    except ImportError as error:
+        msg = f"`handoff serve` needs FastAPI and uvicorn ({error}): depend on handoff-kit[serve]"
+        raise UnusableError(msg) from None
+    uri = args.model or f"models:/{settings.model_name}@{registry.CHAMPION}"
+    say(f"Loading {uri}.")
+    try:
+        served = server.load(settings, uri)
+        app = server.create_app(settings, served, args.max_body)
+    except (registry.RegistryError, api.ApiError) as error:
+        raise UnusableError(one_line(error)) from error
+    say(
+        f"Serving {served.version} under contract {settings.contract.version} on "
+        f"http://{args.host}:{args.port} (POST {api.PREDICT}, GET {api.READY}; "
+        "the API at /openapi.json). Stop with Ctrl-C or SIGTERM."
+    )
+    server.run(app, args.host, args.port)
+
+
+def openapi(settings: config.Settings, check: bool) -> int:
+    """Write the API's OpenAPI document, or (check) say whether the committed one is current."""
+    shown = settings.openapi.relative_to(settings.root)
+    try:
+        if check:
+            found = api.drift(settings)
+            if found.passed:
+                print(
+                    f"{shown} matches the contract (version {settings.contract.version})."
+                )
+                return 0
+            say(api.drift_reason(found, settings.root))
+            say("\n".join(f"  - {change}" for change in found.changes))
+            return EXIT_UNUSABLE
+        text = api.dumps(api.document(settings))
+    except api.ApiError as error:
+        raise UnusableError(one_line(error)) from error
+    settings.openapi.parent.mkdir(parents=True, exist_ok=True)
+    settings.openapi.write_text(text)
+    print(f"Wrote {shown} (contract version {settings.contract.version}): commit it.")
+    return 0
 
 
 def snapshot(settings: config.Settings) -> int:
@@ -217,6 +267,36 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_argument(
         "--output", type=Path, help="where to write the predictions (default: stdout)"
     )
+    serve_command = commands.add_parser(
+        "serve", help="serve the model over HTTP, with the API the contract defines"
+    )
+    serve_command.add_argument(
+        "--model",
+        help="a registry model (default: models:/<model-name>@champion)",
+    )
+    serve_command.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the address to listen on (default: %(default)s)",
+    )
+    serve_command.add_argument(
+        "--port", type=int, default=8000, help="the port (default: %(default)s)"
+    )
+    serve_command.add_argument(
+        "--max-body",
+        type=int,
+        default=api.DEFAULT_MAX_BODY,
+        metavar="BYTES",
+        help="refuse larger request bodies with 413 (default: %(default)s)",
+    )
+    openapi_command = commands.add_parser(
+        "openapi", help="write the model API's OpenAPI document (api/openapi.json)"
+    )
+    openapi_command.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail when the committed document differs from the contract's",
+    )
     return parser
 
 
@@ -230,6 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(settings)
         elif args.command == "predict":
             predict(settings, args.model, args.input, args.output)
+        elif args.command == "serve":
+            serve(settings, args)
+        elif args.command == "openapi":
+            return openapi(settings, args.check)
         elif args.command == "snapshot":
             return snapshot(settings)
         elif args.command == "promote":

@@ -19,6 +19,7 @@ model is trained, where its records live.
     research = "research"
     acceptance = "package/tests/acceptance"
     report = "reports/handoff.md"
+    openapi = "api/openapi.json"
     promotion-metric = "roc_auc"                   # held-out metric promotion guards
     promotion-goal = "maximize"                    # or "minimize" (a loss)
     promotion-tolerance = 0.01                     # how much worse it may get
@@ -82,6 +83,10 @@ KEYS: dict[str, tuple[str, str | None]] = {
         "package/tests/test_contracts.py",
     ),
     "report": ("where `handoff gate` writes its report", "reports/handoff.md"),
+    "openapi": (
+        "where `handoff openapi` writes the model API's OpenAPI document",
+        "api/openapi.json",
+    ),
     "lock": ("the environment lock file", "uv.lock"),
     # Empty: promotion compares no metric (the report says so).
     "promotion-metric": (
@@ -140,6 +145,7 @@ class Settings:
     interface_test: Path
     report: Path
     lock: Path
+    openapi: Path
     promotion_metric: str = ""
     promotion_goal: Literal["maximize", "minimize"] = "maximize"
     promotion_tolerance: float = DEFAULT_TOLERANCE
@@ -297,6 +303,7 @@ def from_table(
         interface_test=root / values["interface-test"],
         report=root / values["report"],
         lock=root / values["lock"],
+        openapi=root / values["openapi"],
         promotion_metric=values["promotion-metric"].strip(),
         promotion_goal=cast(
             "Literal['maximize', 'minimize']", values["promotion-goal"]

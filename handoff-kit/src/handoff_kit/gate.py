@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from handoff_kit import __version__, candidate, catalog
+from handoff_kit import __version__, api, candidate, catalog
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.registry.records import git_commit
@@ -40,6 +40,23 @@ def contract_gate(settings: Settings) -> Result:
     verdict = judge(read_snapshot(settings.snapshot), current)
     return Result(
         title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
+    )
+
+
+def api_gate(settings: Settings) -> Result:
+    """The committed OpenAPI document is the one the contract produces, so the API's
+    consumers see every change in review."""
+    title = "API schema matches the contract"
+    found = api.drift(settings)
+    if found.passed:
+        shown = found.path.relative_to(settings.root)
+        return Result(
+            title,
+            True,
+            f"{shown} is the contract's API (version {settings.contract.version})",
+        )
+    return Result(
+        title, False, api.drift_reason(found, settings.root), "\n".join(found.changes)
     )
 
 
@@ -117,6 +134,7 @@ def gates(settings: Settings) -> list[Gate]:
             root,
         ),
         Gate("contract", "Contract compatibility", lambda: contract_gate(settings)),
+        Gate("api", "API schema matches the contract", lambda: api_gate(settings)),
         Gate("catalog", "Official data only", lambda: catalog_gate(settings)),
         Gate(
             "candidate",

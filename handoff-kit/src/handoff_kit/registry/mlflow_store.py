@@ -10,6 +10,7 @@ uses that server instead; nothing else changes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -45,6 +46,8 @@ from handoff_kit.registry.records import (
 # The embedded store: a SQLite file, with the artifacts in a folder beside it.
 EMBEDDED_STORE = "mlflow.db"
 ARTIFACTS = "mlartifacts"
+# The API the version serves (Manifest.api), as JSON.
+API_TAG = "api_contract"
 # A version's promotions, one "<time> <who>" line each (aliases keep no history).
 PROMOTIONS_TAG = "handoff.promotions"
 # MLflow's answers when a model, version or alias does not exist.
@@ -217,6 +220,7 @@ class MlflowRegistry:
             signature=from_mlflow(info.signature),
             created_at=recorded.get("created_at", ""),
             kit_version=recorded.get("kit_version", ""),
+            api=json.loads(recorded[API_TAG]) if API_TAG in recorded else None,
         )
         return ModelVersion(
             self.name, str(version.version), manifest, tuple(sorted(version.aliases))
@@ -225,7 +229,8 @@ class MlflowRegistry:
 
 def tags(manifest: Manifest) -> dict[str, str]:
     """The manifest as model version tags (metrics and signature are stored by MLflow)."""
-    return {
+    api = {} if manifest.api is None else {API_TAG: json.dumps(manifest.api)}
+    return api | {
         "contract_version": manifest.contract_version,
         "git_commit": manifest.git_commit,
         "lock_hash": manifest.lock_hash,

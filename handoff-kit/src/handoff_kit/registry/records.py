@@ -123,6 +123,8 @@ class Manifest:
     created_at: str = ""
     # The handoff kit that trained and registered the model.
     kit_version: str = ""
+    # The HTTP API it serves (api.served_contract): request and response columns.
+    api: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +136,7 @@ class Manifest:
             "signature": self.signature.to_json(),
             "created_at": self.created_at,
             "kit_version": self.kit_version,
+            "api": self.api,
         }
 
     @classmethod
@@ -147,6 +150,7 @@ class Manifest:
             signature=Signature.from_json(data["signature"]),
             created_at=str(data.get("created_at", "")),
             kit_version=str(data.get("kit_version", "")),
+            api=data.get("api"),
         )
 
 

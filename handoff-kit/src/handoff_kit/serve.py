@@ -1,0 +1,199 @@
+"""`handoff serve`: the model over HTTP, with the API the contract defines.
+
+A FastAPI app (`create_app`) served by uvicorn. `POST /predict` takes a JSON
+array of rows, checks them against the contract's input schema before the
+model sees them (422 naming each failing column and check), scores them in one
+call, and checks the predictions against the output schema before returning
+them (a broken output is a 500 with a one-line reason and a log line, never
+wrong data). Bodies over the size limit get 413. `/health` answers while the
+process is up, `/ready` names the model loaded; every response carries the
+contract version in the X-Contract-Version header. `/openapi.json` is the
+document api.py derives from the contract, the one `handoff openapi` commits.
+uvicorn stops cleanly on SIGTERM or Ctrl-C: it finishes the requests in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from handoff_kit import __version__, api, registry
+from handoff_kit.config import Settings
+from handoff_kit.contracts import ContractViolation, Schema
+from handoff_kit.registry import ModelVersion, Scorer
+
+LOG = logging.getLogger("handoff_kit.serve")
+
+
+@dataclass(frozen=True)
+class Served:
+    """The model a server scores with, and what /ready says about it."""
+
+    model: Scorer
+    version: ModelVersion
+    alias: str | None
+
+
+def load(settings: Settings, uri: str) -> Served:
+    """The registry model `uri` names, as `handoff predict` loads it."""
+    store = registry.open_registry(settings)
+    version = registry.resolve(store, uri, settings.model_name)
+    _, kind, which = registry.parse_uri(uri, settings.model_name)
+    return Served(store.load(version), version, which if kind == "alias" else None)
+
+
+class _RefusedError(Exception):
+    """A response to send instead of predictions."""
+
+    def __init__(
+        self, status: int, detail: str, failures: list[Any] | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.body = {"detail": detail, "failures": failures or []}
+
+
+def create_app(
+    settings: Settings, served: Served, max_body: int = api.DEFAULT_MAX_BODY
+) -> FastAPI:
+    """The HTTP app scoring with `served.model` under the project's contract."""
+    contract = settings.contract
+    document = api.document(settings)
+    reader = api.RowReader.of(contract.model_input)
+    header = {api.CONTRACT_HEADER: contract.version}
+    ready = {
+        "status": "ready",
+        "model": served.version.name,
+        "version": served.version.version,
+        "alias": served.alias,
+        "uri": served.version.uri,
+        "contract_version": contract.version,
+        "kit_version": __version__,
+    }
+    app = FastAPI(
+        title=document["info"]["title"],
+        version=contract.version,
+        redoc_url=None,
+    )
+    # The document is the contract's (api.py), not one FastAPI infers from the routes.
+    app.openapi = lambda: document  # type: ignore[method-assign]
+
+    @app.middleware("http")
+    async def contract_version(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.update(header)
+        return response
+
+    @app.get(api.HEALTH)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(api.READY)
+    def is_ready() -> dict[str, Any]:
+        return ready
+
+    def score(body: bytes) -> bytes:
+        features = _features(reader, body)
+        try:
+            scored = served.model.predict(features)
+        except Exception as error:  # The model's own failure: a 500 saying which.
+            reason = f"{type(error).__name__}: {_one_line(error)}"
+            raise _broken(served, f"the model failed on the rows: {reason}") from None
+        predictions = _predictions(contract.model_output, scored, len(features), served)
+        return api.dumps_rows(api.records(predictions))
+
+    @app.post(api.PREDICT)
+    async def predict(request: Request) -> Response:
+        declared = request.headers.get("content-length", "")
+        try:
+            if declared.isdigit() and int(declared) > max_body:
+                raise _RefusedError(413, _too_large(max_body))
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_body:
+                    raise _RefusedError(413, _too_large(max_body))
+            content = await run_in_threadpool(score, bytes(body))
+        except _RefusedError as refused:
+            return JSONResponse(refused.body, status_code=refused.status)
+        return Response(content, media_type="application/json")
+
+    return app
+
+
+def _features(reader: api.RowReader, body: bytes) -> pd.DataFrame:
+    """The request's rows as the contract's input frame, or a 400 or 422 saying why."""
+    try:
+        rows = api.parse(body)
+    except ValueError as error:  # JSONDecodeError and NaN are ValueErrors.
+        raise _RefusedError(400, f"the body is not JSON: {error}") from None
+    try:
+        return reader.frame(rows)
+    except api.RequestError as error:
+        failures = [api.failure_json(f) for f in error.failures]
+        raise _RefusedError(422, error.detail, failures) from None
+
+
+def _predictions(
+    schema: type[Schema], scored: object, rows: int, served: Served
+) -> pd.DataFrame:
+    """The model's output, if it keeps the output contract: one row per input row."""
+    if not isinstance(scored, pd.DataFrame) or len(scored) != rows:
+        got = len(scored) if isinstance(scored, pd.DataFrame) else type(scored).__name__
+        detail = (
+            f"the model's output broke the contract: it returned {got} for {rows} rows"
+        )
+        raise _broken(served, detail)
+    try:
+        return schema.validated(scored)
+    except ContractViolation as violation:
+        reason = "; ".join(str(failure) for failure in violation.failures)
+        detail = f"the model's output broke the contract: {reason}"
+        raise _broken(served, detail) from None
+
+
+def _broken(served: Served, detail: str) -> _RefusedError:
+    """A 500 for a model that failed or broke the output contract, logged as one line
+    (no traceback): the caller gets no predictions rather than wrong ones."""
+    LOG.error("%s: %s", served.version, detail)
+    return _RefusedError(500, detail)
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split())
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than {limit} bytes: send fewer rows per request"
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with the kit's log lines in the same format."""
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415  # Only when serving.
+
+    config: dict[str, Any] = {
+        **LOGGING_CONFIG,
+        "loggers": dict(LOGGING_CONFIG["loggers"]),
+    }
+    config["loggers"][LOG.name] = {
+        "handlers": ["default"],
+        "level": "INFO",
+        "propagate": False,
+    }
+    return config
+
+
+def run(app: FastAPI, host: str, port: int) -> None:
+    """Serve until SIGTERM or Ctrl-C (uvicorn's signal handling: a graceful stop)."""
+    import uvicorn  # noqa: PLC0415  # Only when serving.
+
+    uvicorn.run(app, host=host, port=port, log_config=log_config())

@@ -1,0 +1,319 @@
+"""`handoff serve`: the FastAPI app over a registry model, through FastAPI's test client.
+
+The real server (uvicorn on a port, SIGTERM, fuzzing from the OpenAPI document)
+runs in the template repository's slow tier, in generated projects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from conftest import MODEL_NAME, houses
+from fastapi.testclient import TestClient
+
+import handoff_kit
+from handoff_kit import __version__, api, config, registry, serve
+from handoff_kit.cli import main
+from handoff_kit.registry import CANDIDATE, CHAMPION
+
+CANDIDATE_URI = f"models:/{MODEL_NAME}@{CANDIDATE}"
+
+
+@pytest.fixture
+def served(project: Path) -> serve.Served:
+    """The sample model, trained and registered as the candidate (file registry)."""
+    assert main(["train"]) == 0
+    return serve.load(config.load(project), CANDIDATE_URI)
+
+
+@pytest.fixture
+def client(settings: config.Settings, served: serve.Served) -> TestClient:
+    return TestClient(serve.create_app(settings, served, max_body=4096))
+
+
+def rows(count: int) -> list[dict[str, Any]]:
+    return houses(count).drop(columns="sold").to_dict(orient="records")
+
+
+def test_health_and_ready_name_the_model_the_contract_and_the_kit(
+    client: TestClient, served: serve.Served
+) -> None:
+    health = client.get("/health")
+    ready = client.get("/ready")
+
+    assert health.json() == {"status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ready",
+        "model": MODEL_NAME,
+        "version": "1",
+        "alias": "candidate",
+        "uri": f"models:/{MODEL_NAME}/1",
+        "contract_version": "1.0.0",
+        "kit_version": __version__,
+    }
+    for response in (health, ready):
+        assert response.headers["X-Contract-Version"] == "1.0.0"
+
+
+def test_train_records_the_api_the_version_serves(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    assert served.version.manifest.api == api.served_contract(settings.contract)
+
+
+def test_predict_scores_a_batch_as_the_model_does_in_one_call(
+    client: TestClient, served: serve.Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    model_predict = served.model.predict
+
+    def counted(features: pd.DataFrame) -> pd.DataFrame:
+        calls.append(len(features))
+        return model_predict(features)
+
+    monkeypatch.setattr(served.model, "predict", counted)
+    batch = rows(50)
+
+    response = client.post("/predict", json=batch)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Contract-Version"] == "1.0.0"
+    expected = model_predict(pd.DataFrame(batch))
+    assert response.json() == expected.to_dict(orient="records")
+    assert calls == [50], "the batch was not scored in one call"
+
+
+def test_other_properties_are_ignored_as_the_contract_filters_them(
+    client: TestClient,
+) -> None:
+    response = client.post("/predict", json=[{"rooms": 2, "kind": "flat", "id": 9}])
+
+    assert response.status_code == 200, response.text
+    assert list(response.json()[0]) == ["score"]
+
+
+@pytest.mark.parametrize(
+    ("body", "failures"),
+    [
+        (
+            [{"rooms": -1, "kind": "castle"}],
+            [
+                ("rooms", "greater_than_or_equal_to(0)"),
+                ("kind", "isin(['flat', 'house'])"),
+            ],
+        ),
+        ([{"rooms": "2", "kind": "flat"}], [("rooms", "dtype('int64')")]),
+        ([{"rooms": 2}], [("kind", "column_in_dataframe")]),
+        ([{"rooms": 2, "kind": None}], [("kind", "not_nullable")]),
+    ],
+    ids=["out-of-range", "wrong-type", "missing-column", "null"],
+)
+def test_a_request_that_breaks_the_contract_gets_422_naming_each_column_and_check(
+    client: TestClient, body: list[dict[str, Any]], failures: list[tuple[str, str]]
+) -> None:
+    response = client.post("/predict", json=body)
+
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["detail"].startswith("Features contract violated")
+    assert [(f["column"], f["check"]) for f in error["failures"]] == failures
+    assert response.headers["X-Contract-Version"] == "1.0.0"
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "detail"),
+    [
+        (b"[{", 400, "the body is not JSON: "),
+        (b'[{"rooms": NaN, "kind": "flat"}]', 400, "NaN is not a JSON number"),
+        (b"[]", 422, "no rows to score: send at least one"),
+        (b'{"rooms": 1}', 422, "the body must be a JSON array of rows"),
+        (
+            b"[" + b'{"rooms": 1, "kind": "flat"},' * 400 + b"{}]",
+            413,
+            "larger than 4096 bytes",
+        ),
+    ],
+    ids=["malformed", "nan", "empty", "not-a-list", "oversized"],
+)
+def test_a_body_that_cannot_be_read_gets_its_documented_status(
+    client: TestClient, content: bytes, status: int, detail: str
+) -> None:
+    response = client.post(
+        "/predict", content=content, headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == status, response.text
+    assert detail in response.json()["detail"]
+    assert response.json()["failures"] == []
+
+
+def test_an_oversized_body_without_a_declared_length_is_refused_while_read(
+    client: TestClient,
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        for _ in range(100):
+            yield b" " * 100
+
+    response = client.post("/predict", content=chunks())
+
+    assert response.status_code == 413
+    assert "larger than 4096 bytes" in response.json()["detail"]
+
+
+class Broken:
+    """A model that breaks the output contract: scores above 1."""
+
+    def __init__(self, rows: int | None = None) -> None:
+        self.rows = rows
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        count = len(features) if self.rows is None else self.rows
+        return pd.DataFrame({"score": [2.0] * count})
+
+
+class Failing:
+    """A model that fails on what it is given."""
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        msg = "cannot score\nthese rows"
+        raise RuntimeError(msg)
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (
+            Broken(),
+            "the model's output broke the contract: "
+            "score: less_than_or_equal_to(1) failed in 2 row(s), e.g. 2.0, 2.0",
+        ),
+        (
+            Broken(rows=1),
+            "the model's output broke the contract: it returned 1 for 2 rows",
+        ),
+        (
+            Failing(),
+            "the model failed on the rows: RuntimeError: cannot score these rows",
+        ),
+    ],
+    ids=["out-of-range", "too-few-rows", "model-error"],
+)
+def test_a_failing_model_or_broken_output_is_a_500_with_one_line_and_a_log_line(
+    settings: config.Settings,
+    served: serve.Served,
+    caplog: pytest.LogCaptureFixture,
+    model: Broken | Failing,
+    reason: str,
+) -> None:
+    broken = serve.Served(model, served.version, None)
+    client = TestClient(serve.create_app(settings, broken))
+
+    with caplog.at_level(logging.ERROR, logger="handoff_kit.serve"):
+        response = client.post("/predict", json=rows(2))
+
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": reason,
+        "failures": [],
+    }
+    [line] = [record.getMessage() for record in caplog.records]
+    assert line == f"{MODEL_NAME} version 1 (candidate): {reason}"
+
+
+def test_the_served_openapi_document_is_the_contracts(
+    client: TestClient, settings: config.Settings
+) -> None:
+    served = client.get("/openapi.json").json()
+
+    assert served == api.document(settings)
+    routes = {
+        (path, method.lower())
+        for route in client.app.routes  # type: ignore[attr-defined]
+        if (path := getattr(route, "path", "")) in served["paths"]
+        for method in getattr(route, "methods", ())
+    }
+    documented = {
+        (path, method) for path, item in served["paths"].items() for method in item
+    }
+    assert documented <= routes, "a documented operation is not served"
+
+
+# --- The command -----------------------------------------------------------------
+
+
+def test_serve_loads_the_champion_by_default_and_runs_uvicorn_on_the_address(
+    served: serve.Served,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What `handoff promote` does once the gate passes (tested in test_cli.py).
+    store = registry.open_registry(config.load(Path.cwd()))
+    store.promote(served.version, by="ada@example.com", at="2026-01-02T03:04:05+00:00")
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(
+        "uvicorn.run", lambda app, **options: started.update(app=app, **options)
+    )
+
+    assert main(["serve", "--port", "8123"]) == 0
+
+    assert started["host"] == "127.0.0.1"
+    assert started["port"] == 8123
+    assert "handoff_kit.serve" in started["log_config"]["loggers"]
+    ready = TestClient(started["app"]).get("/ready").json()
+    assert ready["alias"] == CHAMPION
+    err = capsys.readouterr().err
+    assert f"Loading models:/{MODEL_NAME}@champion." in err
+    assert (
+        f"Serving {MODEL_NAME} version 1 (candidate, champion) under contract 1.0.0 "
+        "on http://127.0.0.1:8123"
+    ) in err
+
+
+def test_serve_by_version_has_no_alias(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    by_version = serve.load(settings, f"models:/{MODEL_NAME}/1")
+
+    assert by_version.alias is None
+    assert by_version.version.version == "1"
+
+
+def test_serve_without_a_champion_exits_1_saying_what_to_run(
+    served: serve.Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve"]) == 1
+
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error == (
+        f"handoff: error: models:/{MODEL_NAME}@champion: no version has the alias "
+        f"'champion' in the file registry {Path.cwd()}/models/{MODEL_NAME}/: run `make promote`"
+    )
+
+
+def test_serve_without_fastapi_says_which_extra_to_install(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As if FastAPI were not installed: the module that needs it cannot be imported.
+    monkeypatch.delattr(handoff_kit, "serve")
+    monkeypatch.setitem(sys.modules, "handoff_kit.serve", None)
+
+    assert main(["serve"]) == 1
+
+    error = capsys.readouterr().err
+    assert "`handoff serve` needs FastAPI and uvicorn" in error
+    assert error.strip().endswith("depend on handoff-kit[serve]")
+
+
+def test_the_served_json_round_trips(client: TestClient) -> None:
+    response = client.post("/predict", json=rows(3))
+
+    assert json.loads(response.content) == response.json()
+    assert registry.CANDIDATE == CANDIDATE
