@@ -72,7 +72,11 @@ def report_rows(output: str) -> dict[str, tuple[str, str]]:
     rows = {}
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split(" | ")]
-        if line.startswith("| ") and len(cells) == 3 and cells[1] in {"pass", "FAIL"}:
+        if (
+            line.startswith("| ")
+            and len(cells) == 3
+            and cells[1] in {"pass", "FAIL", "not exercised"}
+        ):
             rows[cells[0]] = (cells[1], cells[2])
     return rows
 
@@ -113,9 +117,9 @@ def trained(mlflow_project: Project) -> str:
     """`make train` once, after checking what a fresh project says; returns its output."""
     fresh = candidate_gates(mlflow_project)
     assert report_rows(fresh)["Registry candidate"] == (
-        "pass",
-        "no candidate yet (information only): `make train` registers one",
-    ), "a fresh project's handoff does not say, as information, that there is no candidate"
+        "not exercised",
+        "not exercised: no candidate yet (`make train` registers one)",
+    ), "a fresh project's handoff does not say that the candidate gates were not exercised"
     refused = mlflow_project.make("promote", check=False)
     assert refused.returncode != 0
     assert "there is no candidate. `make train` registers one" in refused.stdout
@@ -373,7 +377,7 @@ def test_the_file_registry_runs_the_same_flow(
 
     predictions = scored(predict(files_project, f"models:/{name}@champion", GOLDEN_SAMPLE))
 
-    assert report_rows(file_flow["fresh"])["Registry candidate"][1].startswith("no candidate yet")
+    assert report_rows(file_flow["fresh"])["Registry candidate"][0] == "not exercised"
     assert "Learned from data made in code." in file_flow["train"]
     home = files_project.path / "models" / name
     assert f"Registering the model in the file registry {home}/." in file_flow["train"]
@@ -431,3 +435,41 @@ def test_the_file_registry_refuses_an_incompatible_candidate(
     assert json.loads(index.read_text())["aliases"]["champion"] == champion, (
         "champion moved although the promotion was refused"
     )
+
+
+def test_make_promote_asks_for_a_flag_for_uncommitted_code_and_a_new_major_contract(
+    files_project: Project, file_flow: dict[str, str]
+) -> None:
+    name = slug(files_project)
+    index = files_project.path / "models" / name / "registry.json"
+    champion = json.loads(index.read_text())["aliases"]["champion"]
+    package = answers(files_project.path)["package_name"]
+    contracts = files_project.path / f"package/src/{package}/contracts/__init__.py"
+    text = contracts.read_text()
+    # A breaking contract change, trained before it is committed.
+    contracts.write_text(text.replace('CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"'))
+    try:
+        files_project.make("train")
+        refused = files_project.make("promote", check=False)
+        allowed = files_project.make("promote", "ALLOW_DIRTY=1", "ALLOW_MAJOR=1")
+    finally:
+        files_project.restore()
+
+    assert refused.returncode != 0
+    lines = refused.stdout.splitlines()
+    assert f"Refused: the champion stays version {champion}." in lines
+    dirty = next(line for line in lines if "uncommitted code" in line)
+    assert dirty.endswith(
+        "with changes not in git): nobody can rebuild it. Commit, then `make train` again; "
+        "or promote it anyway with `handoff promote --allow-dirty` (`make promote ALLOW_DIRTY=1`)."
+    )
+    assert (
+        "  - the champion would move from contract 1.0.0 to 2.0.0, another major version: "
+        "whoever calls the champion breaks. Tell them first; or promote it anyway with "
+        "`handoff promote --allow-major` (`make promote ALLOW_MAJOR=1`)." in lines
+    )
+    assert "Promoting anyway (--allow-dirty): " in allowed.stdout
+    assert "Promoting anyway (--allow-major): the champion would move from contract 1.0.0" in (
+        allowed.stdout
+    )
+    assert json.loads(index.read_text())["aliases"]["champion"] != champion

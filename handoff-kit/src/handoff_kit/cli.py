@@ -3,7 +3,8 @@
     handoff train                  train the model, register it as the candidate
     handoff gate [--only NAME]     run the handoff gate, write the report
     handoff snapshot               record the contracts after a reviewed change
-    handoff promote                make the candidate the champion, if it passes
+    handoff promote [--allow-dirty] [--allow-major]
+                                   make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
@@ -201,8 +202,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "snapshot", help="record the contracts in the snapshot after a reviewed change"
     )
-    commands.add_parser(
+    promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
+    )
+    promote_command.add_argument(
+        candidate.ALLOW_DIRTY,
+        action="store_true",
+        help="promote a candidate trained from uncommitted code",
+    )
+    promote_command.add_argument(
+        candidate.ALLOW_MAJOR,
+        action="store_true",
+        help="move the champion to another major contract version",
     )
     predict_command = commands.add_parser("predict", help="score a CSV or Parquet file")
     predict_command.add_argument(
@@ -232,7 +243,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "snapshot":
             return snapshot(settings)
         elif args.command == "promote":
-            return candidate.promote(settings)
+            allowed = {
+                flag
+                for flag, given in [
+                    (candidate.ALLOW_DIRTY, args.allow_dirty),
+                    (candidate.ALLOW_MAJOR, args.allow_major),
+                ]
+                if given
+            }
+            return candidate.promote(settings, allowed=frozenset(allowed))
         else:
             available = gate.gates(settings)
             only = args.only or GATES
