@@ -46,7 +46,7 @@ TARGET_HANDOFF_S = 25.0
 # smallest project (no example, folder registry).
 SIZE_ANSWERS = {
     "default": (),
-    "minimal": ("--data", "example=false", "--data", "model_registry=none"),
+    "minimal": ("--data", "example=false", "--data", "model_registry=files"),
 }
 
 

@@ -3,7 +3,7 @@
 Each flow runs the project's own make targets (the handoff kit's `handoff` command), as
 a data scientist and an ML engineer would: against MLflow's embedded SQLite store,
 against a real `mlflow server` named by MLFLOW_TRACKING_URI, and against the file
-registry of model_registry=none.
+registry of model_registry=files.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def mlflow_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def files_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The contrasting answers: model_registry=none, no example, ruff, Python 3.11."""
+    """The contrasting answers: model_registry=files, no example, ruff, Python 3.11."""
     given = ANSWER_SETS["contrast"]
-    assert given["model_registry"] == "none"
+    assert given["model_registry"] == "files"
     return new_project(template_dir, tmp_path_factory.mktemp("registry-files"), given)
 
 
@@ -356,7 +356,7 @@ def test_the_same_flow_runs_against_an_mlflow_server_named_by_the_environment(
     assert store.stat().st_mtime_ns == before, "the embedded store was used, not the server"
 
 
-# --- model_registry=none: versioned folders under models/ ----------------------------
+# --- model_registry=files: versioned folders under models/ ----------------------------
 
 
 @pytest.fixture(scope="module")
