@@ -216,6 +216,40 @@ def test_predict_writes_one_csv_row_per_input_row_to_stdout(
     assert predictions["score"].between(0.0, 1.0).all()
 
 
+def test_predict_keeps_an_id_column_the_input_had_first_row_by_row(
+    trained: ModelVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = tmp_path / "rows.csv"
+    houses(5).drop(columns="sold").assign(house_id=[f"h{i}" for i in range(5)]).to_csv(
+        rows, index=False
+    )
+
+    assert predict("--model", trained.uri, "--input", rows) == 0
+
+    predictions = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(predictions.columns) == ["house_id", "score"]
+    assert list(predictions["house_id"]) == ["h0", "h1", "h2", "h3", "h4"]
+
+
+def test_the_id_column_named_in_the_settings_is_the_one_kept(
+    trained: ModelVersion,
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_pyproject(project, id_column="listing")
+    rows = tmp_path / "rows.csv"
+    houses(3).drop(columns="sold").assign(listing=[7, 8, 9], agent_id=1).to_csv(
+        rows, index=False
+    )
+
+    assert predict("--model", trained.uri, "--input", rows) == 0
+
+    predictions = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(predictions.columns) == ["listing", "score"]
+    assert list(predictions["listing"]) == [7, 8, 9]
+
+
 def test_parquet_in_and_out_by_alias(trained: ModelVersion, tmp_path: Path) -> None:
     rows = tmp_path / "rows.parquet"
     houses(10).drop(columns="sold").to_parquet(rows)

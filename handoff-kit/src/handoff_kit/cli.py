@@ -10,7 +10,9 @@
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
 prediction per input row, as CSV to standard output or to --output (.csv or
-.parquet); input and output are validated against the contract.
+.parquet); input and output are validated against the contract. A column that
+identifies the input's rows (`id-column` in [tool.handoff], or one named id or
+*_id the contract does not use) is kept, first, in the output.
 
 Exit status: 0 on success; 1 when the project, the input, the model or the
 registry cannot be used, or a gate fails, with one line on standard error that
@@ -20,6 +22,7 @@ says why; 2 when the command line itself is wrong (argparse prints the usage).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -137,7 +140,7 @@ def train(settings: config.Settings) -> ModelVersion:
     )
     store = registry.open_registry(settings)
     say(f"Registering the model in {store.location()}.")
-    card = model_card(settings, manifest, used)
+    card = model_card(settings, manifest, used, trained)
     version = store.register(trained.model, manifest, card, trained.example)
     say(
         f"Registered {version.name} version {version.version} as the new candidate ({version.uri})."
@@ -164,7 +167,30 @@ def predict(
         # that the model cannot use for another reason.
         msg = f"{input_path}: cannot be scored: {one_line(error)}"
         raise UnusableError(msg) from error
-    write_table(predictions, output)
+    ids = id_columns(settings, features, predictions)
+    # One prediction per input row, in order: the ids go first, row by row.
+    rows = [features[ids].reset_index(drop=True)] if ids else []
+    write_table(pd.concat([*rows, predictions.reset_index(drop=True)], axis=1), output)
+
+
+# An id by its name: id, customer_id, customer-id, customerId, CustomerID.
+ID_NAME = re.compile(r"^id$|[_-]id$|[a-z]I[dD]$", re.IGNORECASE)
+
+
+def id_columns(
+    settings: config.Settings, features: pd.DataFrame, predictions: pd.DataFrame
+) -> list[str]:
+    """The input's columns that identify its rows, to keep beside the predictions:
+    `id-column` of [tool.handoff] when the input has it; else any column named like
+    an id that the model's input schema does not use."""
+    if settings.id_column:
+        return [settings.id_column] if settings.id_column in features else []
+    used = set(settings.contract.model_input.to_schema().columns) | set(predictions)
+    return [
+        str(column)
+        for column in features.columns
+        if str(column) not in used and ID_NAME.search(str(column))
+    ]
 
 
 def snapshot(settings: config.Settings) -> int:

@@ -19,6 +19,8 @@ model is trained, where its records live.
     research = "research"
     acceptance = "package/tests/acceptance"
     report = "reports/handoff.md"
+    card-notes = "package/model_card.md"          # the team's sections of the model card
+    id-column = "customer_id"                     # kept in predict's output (default: id, *_id)
 
 A missing or wrong setting fails with one line naming the key and what would
 be right (`ConfigError`).
@@ -77,7 +79,19 @@ KEYS: dict[str, tuple[str, str | None]] = {
     ),
     "report": ("where `handoff gate` writes its report", "reports/handoff.md"),
     "lock": ("the environment lock file", "uv.lock"),
+    "card-notes": (
+        "the team's sections of the model card (intended use, limitations, "
+        "ethical considerations), a Markdown file",
+        "package/model_card.md",
+    ),
+    "id-column": (
+        "the input column `handoff predict` copies into its output, e.g. "
+        "'customer_id' (empty: columns named id or *_id the contract does not use)",
+        "",
+    ),
 }
+# Keys whose value may be empty.
+OPTIONAL_KEYS = ("id-column",)
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
 
 
@@ -124,6 +138,8 @@ class Settings:
     interface_test: Path
     report: Path
     lock: Path
+    card_notes: Path | None = None
+    id_column: str = ""
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -242,7 +258,9 @@ def from_table(
         value = table.get(key, default)
         if value is None:
             raise _error(key, "missing")
-        if not isinstance(value, str) or not value.strip():
+        if not isinstance(value, str) or (
+            not value.strip() and key not in OPTIONAL_KEYS
+        ):
             raise _error(key, f"got {value!r}")
         values[key] = value
     for key in OBJECT_KEYS:
@@ -273,6 +291,8 @@ def from_table(
         interface_test=root / values["interface-test"],
         report=root / values["report"],
         lock=root / values["lock"],
+        card_notes=root / values["card-notes"],
+        id_column=values["id-column"].strip(),
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )
