@@ -142,6 +142,8 @@ def test_make_train_shows_progress_and_registers_the_candidate(
         in trained
     )
     assert f"Registered {name} version 1 as the new candidate (models:/{name}/1)." in trained
+    for chatter in [" INFO mlflow", "CloudPickle", "pip version", "Successfully registered"]:
+        assert chatter not in trained, f"MLflow's {chatter!r} floods make train:\n{trained}"
     assert (mlflow_project.path / "mlflow.db").is_file()
     assert (mlflow_project.path / "mlartifacts").is_dir(), "the artifacts are not beside the store"
     status = mlflow_project.run("git", "status", "--porcelain").stdout
@@ -198,6 +200,13 @@ def test_the_registered_version_records_contract_commit_lock_kit_data_metrics_an
     assert f"| customers | @{name}-data-science | silver |" in card, "no data source with its owner"
     assert "| roc_auc |" in card
     assert f"| Handoff kit | {KIT_VERSION} |" in card
+    assert "| Model | ChurnModel |" in card
+    assert (
+        "## Evaluation data\n\n20% of the customers (1000 rows), held out at random "
+        "(stratified by churned, seed 0); the model never saw them.\n" in card
+    )
+    assert "Decision threshold: 0.5." in card
+    assert "## Ethical considerations\n\nNot written yet: the team writes it" in card
 
 
 def test_make_handoff_checks_the_candidate_loaded_from_the_registry(
@@ -231,11 +240,20 @@ def test_make_promote_moves_the_champion_and_predict_serves_it_by_alias(
     assert f"Promoted {name} version 1 to champion (was none)." in promoted
     assert "Champions so far (oldest first):\n  version 1  " in promoted
 
-    result = predict(mlflow_project, f"models:/{name}@champion", GOLDEN_SAMPLE)
+    # The golden sample with an id column, which the predictions keep.
+    golden = (mlflow_project.path / GOLDEN_SAMPLE).read_text().splitlines()
+    rows = mlflow_project.path / "rows.csv"
+    with_ids = [f"customer_id,{golden[0]}", *(f"c{i},{row}" for i, row in enumerate(golden[1:]))]
+    rows.write_text("\n".join(with_ids) + "\n")
+    try:
+        result = predict(mlflow_project, f"models:/{name}@champion", "rows.csv")
+    finally:
+        rows.unlink()
 
     predictions = scored(result)
     assert len(predictions) == golden_rows(mlflow_project)
-    assert list(predictions[0]) == ["churn_probability", "churned"]
+    assert list(predictions[0]) == ["customer_id", "churn_probability", "churned"]
+    assert [row["customer_id"] for row in predictions[:2]] == ["c0", "c1"]
     assert all(0.0 <= float(row["churn_probability"]) <= 1.0 for row in predictions)
 
 
