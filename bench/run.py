@@ -48,11 +48,13 @@ TARGET_GREEN_WARM_S = 45.0
 TARGET_CHECK_S = 12.0
 TARGET_HANDOFF_S = 25.0
 TARGET_UPDATE_RATIO = 1.5
+TARGET_PREDICT_S = 5.0
+PREDICT_ROWS = 10
 # The answer sets whose package/ size the bench prints: the worked example, and the
 # smallest project (no example, folder registry).
 SIZE_ANSWERS = {
     "default": (),
-    "minimal": ("--data", "example=false", "--data", "model_registry=none"),
+    "minimal": ("--data", "example=false", "--data", "model_registry=files"),
 }
 
 
@@ -263,6 +265,7 @@ class Bench:
     check_median: float = float("nan")
     handoff_median: float = float("nan")
     update_ratio: float = float("nan")
+    predict_median: float = float("nan")
     kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
     green_steps: dict[str, list[float]] = field(default_factory=dict)
     warmup: int = 1
@@ -774,6 +777,23 @@ class Bench:
         )
         return serving_table(loads, "handoff serve", "mlflow models serve")
 
+    def predict(self, project: Path) -> list[Row]:
+        """`handoff predict` on a small file with the embedded MLflow store: a fresh
+        process each time, as a scheduled job or a user calls it."""
+        run(["make", "train"], project, self.env)
+        rows = project / "rows.csv"
+        golden = (project / "package/tests/acceptance/golden_sample.csv").read_text()
+        rows.write_text("\n".join(golden.splitlines()[: PREDICT_ROWS + 1]) + "\n")
+        model = f"models:/{answer(project, 'project_slug')}@candidate"
+        command = ["uv", "run", "--frozen", "handoff", "predict", "--model", model]
+        contenders = {
+            "predict": lambda: timed([*command, "--input", "rows.csv"], project, self.env)
+        }
+        samples = alternate(contenders, self.green_runs, self.warmup)
+        stats = Stats.of(samples["predict"])
+        self.predict_median = stats.median
+        return [Row(f"Serving: `handoff predict` on {PREDICT_ROWS} rows (MLflow, embedded)", stats)]
+
     # Validation throughput ----------------------------------------------------------
 
     def validation(self, project: Path, rows: Sequence[int]) -> tuple[str, str]:
@@ -948,7 +968,7 @@ def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[flo
 # --- Main -------------------------------------------------------------------------
 
 
-SECTIONS = ("size", "generation", "update", "green", "checks", "validation", "serve")
+SECTIONS = ("size", "generation", "update", "green", "checks", "predict", "validation", "serve")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1043,7 +1063,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "Time to green, warm cache", bench.green_warm, TARGET_GREEN_WARM_S, " s"
                 )
             )
-        if sections & {"checks", "validation", "serve"} and project is None:
+        if sections & {"checks", "predict", "validation", "serve"} and project is None:
             print("Setting up a project...", file=sys.stderr)
             _, project = bench.green_ours(bench.env, keep=True)
         if "checks" in sections and project is not None:
@@ -1052,6 +1072,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             targets.append(target_line("`make check`", bench.check_median, TARGET_CHECK_S, " s"))
             targets.append(
                 target_line("`make handoff`", bench.handoff_median, TARGET_HANDOFF_S, " s")
+            )
+        if "predict" in sections and project is not None:
+            print("Predict...", file=sys.stderr)
+            rows += bench.predict(project)
+            targets.append(
+                target_line(
+                    "`handoff predict`, 10 rows", bench.predict_median, TARGET_PREDICT_S, " s"
+                )
             )
         if "validation" in sections and project is not None:
             print("Validation...", file=sys.stderr)

@@ -28,7 +28,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     "contrast": {
         "formatter": "ruff",
         "example": False,
-        "model_registry": "none",
+        "model_registry": "files",
         "ci": "gitlab",
         "python_version": "3.11",
         "license": "Apache-2.0",
@@ -42,7 +42,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
         "env_manager": "conda",
         "ci": "github",
         "python_version": "3.13",
-        "model_registry": "none",
+        "model_registry": "files",
         "license": "Proprietary",
     },
     "conda-gitlab": {
@@ -60,7 +60,7 @@ ANSWER_SETS: dict[str, dict[str, Any]] = {
     # locally made base image provides; no MLflow keeps that image small.
     "container": {
         "python_version": "3.11",
-        "model_registry": "none",
+        "model_registry": "files",
     },
 }
 

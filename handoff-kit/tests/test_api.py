@@ -279,15 +279,15 @@ def test_every_broken_rule_of_a_request_is_named_by_column_and_check(
 ) -> None:
     assert failures(reader, [{"rooms": "two", "kind": None}]) == [
         "rooms: dtype('int64') failed (found \"two\")",
-        "kind: not_nullable failed in 1 row(s), e.g. row 0",
+        "kind: not_nullable failed in 1 row, e.g. row 0",
     ]
     assert failures(reader, [{"rooms": -1, "kind": "castle"}, {"rooms": True}]) == [
         "rooms: dtype('int64') failed (found true)",
         "kind: missing column (column_in_dataframe)",
     ]
     assert failures(reader, [{"rooms": -1, "kind": "castle"}]) == [
-        "rooms: greater_than_or_equal_to(0) failed in 1 row(s), e.g. -1",
-        "kind: isin(['flat', 'house']) failed in 1 row(s), e.g. castle",
+        "rooms: greater_than_or_equal_to(0) failed in 1 row, e.g. -1",
+        "kind: isin(['flat', 'house']) failed in 1 row, e.g. castle",
     ]
     assert failures(reader, [{"rooms": 2**70, "kind": "flat"}]) == [
         f"rooms: dtype('int64') failed (found {2**70})"

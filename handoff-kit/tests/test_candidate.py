@@ -122,14 +122,17 @@ def test_a_candidate_trained_in_another_environment_is_reported_not_refused(
 # --- The gates ------------------------------------------------------------------
 
 
-def test_without_a_candidate_both_candidate_gates_pass_for_information(
+def test_without_a_candidate_both_candidate_gates_are_not_exercised(
     settings: config.Settings,
 ) -> None:
     assert candidate.candidate_gate(settings) == Result(
-        "Registry candidate", True, NO_CANDIDATE
+        "Registry candidate", True, NO_CANDIDATE, exercised=False
     )
     assert candidate.acceptance_gate(settings) == Result(
-        "Acceptance on the candidate", True, NO_CANDIDATE
+        "Acceptance on the candidate", True, NO_CANDIDATE, exercised=False
+    )
+    assert (
+        NO_CANDIDATE == "not exercised: no candidate yet (`make train` registers one)"
     )
 
 
@@ -417,6 +420,82 @@ def test_promote_refuses_a_candidate_that_fails_its_acceptance_scenarios(
         "E   assert 0.7 < 0.5",
     ]
     assert store.find(CHAMPION) is None
+
+
+DIRTY_RISK = (
+    "  - sample-model version 1 (candidate) was trained from uncommitted code (on "
+    "commit 0123456789ab, with changes not in git): nobody can rebuild it. Commit, "
+    "then `make train` again; or promote it anyway with `handoff promote "
+    "--allow-dirty` (`make promote ALLOW_DIRTY=1`)."
+)
+
+
+def test_promote_refuses_a_candidate_from_uncommitted_code_without_allow_dirty(
+    settings: config.Settings, store: Registry, accepted: list[str], who: str
+) -> None:
+    register(settings, store, git_commit="0123456789abcdef+dirty")
+    said: list[str] = []
+
+    assert candidate.promote(settings, said.append) == 1
+
+    assert said == ["Refused: the champion stays none.", DIRTY_RISK]
+    assert accepted == [], "the scenarios ran before the refusal"
+    assert store.find(CHAMPION) is None
+
+
+def test_allow_dirty_promotes_it_saying_so_out_loud(
+    settings: config.Settings, store: Registry, accepted: list[str], who: str
+) -> None:
+    register(settings, store, git_commit="0123456789abcdef+dirty")
+    said: list[str] = []
+
+    assert candidate.promote(settings, said.append, frozenset({"--allow-dirty"})) == 0
+
+    assert said[0] == (
+        "Promoting anyway (--allow-dirty): sample-model version 1 (candidate) was "
+        "trained from uncommitted code (on commit 0123456789ab, with changes not in "
+        "git): nobody can rebuild it. Commit, then `make train` again."
+    )
+    champion = store.find(CHAMPION)
+    assert champion is not None
+    assert champion.version == "1"
+
+
+def test_moving_the_champion_to_another_major_contract_needs_allow_major(
+    settings: config.Settings, store: Registry, accepted: list[str], who: str
+) -> None:
+    old = register(settings, store, contract_version="0.9.0")
+    store.promote(old, by=who, at="2026-01-01T00:00:00+00:00")
+    register(settings, store)  # Under the code's contract, 1.0.0.
+    said: list[str] = []
+
+    assert candidate.promote(settings, said.append) == 1
+
+    assert said == [
+        "Refused: the champion stays version 1.",
+        "  - the champion would move from contract 0.9.0 to 1.0.0, another major "
+        "version: whoever calls the champion breaks. Tell them first; or promote it "
+        "anyway with `handoff promote --allow-major` (`make promote ALLOW_MAJOR=1`).",
+    ]
+
+    said.clear()
+    assert candidate.promote(settings, said.append, frozenset({"--allow-major"})) == 0
+    assert said[0].startswith(
+        "Promoting anyway (--allow-major): the champion would move"
+    )
+    champion = store.find(CHAMPION)
+    assert champion is not None
+    assert champion.version == "2"
+
+
+def test_a_minor_contract_move_and_a_clean_commit_need_no_flag(
+    settings: config.Settings, store: Registry, accepted: list[str], who: str
+) -> None:
+    old = register(settings, store, contract_version="1.0.0")
+    store.promote(old, by=who, at="2026-01-01T00:00:00+00:00")
+    new = register(settings, store, contract_version="1.1.0")
+
+    assert candidate.risks(new, store.find(CHAMPION)) == {}
 
 
 def test_promotions_are_signed_by_the_git_user_or_else_the_login(

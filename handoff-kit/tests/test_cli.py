@@ -154,9 +154,41 @@ def test_training_data_that_breaks_its_schema_exits_1_naming_the_failure(
 
     error = unusable(capsys, "train")
 
-    assert (
-        "the training data cannot be used: Features contract violated (1 failure): - rooms:"
-        in error
+    assert error == (
+        "handoff: error: the training data cannot be used: data/houses.csv (catalog "
+        "source 'houses') does not match its schema: Features contract violated "
+        "(1 failure): - rooms: greater_than_or_equal_to(0) failed in 50 rows, e.g. -1, "
+        "-1, -1. Refresh the file from its source (houses.yml in the catalog says what "
+        "it is), or change the contract and the source together."
+    )
+
+
+def test_a_stale_data_file_with_other_columns_stops_training_in_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A copy made before the contract renamed `kind`.
+    stale = houses().rename(columns={"kind": "type"})
+    stale.to_csv(project / "data/houses.csv", index=False)
+
+    assert unusable(capsys, "train") == (
+        "handoff: error: the training data cannot be used: data/houses.csv (catalog "
+        "source 'houses') does not match its schema: Features contract violated "
+        "(1 failure): - kind: missing column (column_in_dataframe). Refresh the file "
+        "from its source (houses.yml in the catalog says what it is), or change the "
+        "contract and the source together."
+    )
+
+
+def test_an_unreadable_data_file_stops_training_in_one_line(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "data/houses.csv").write_text("")
+
+    assert unusable(capsys, "train") == (
+        "handoff: error: the training data cannot be used: data/houses.csv (catalog "
+        "source 'houses') cannot be read: No columns to parse from file. Refresh the "
+        "file from its source (houses.yml in the catalog says what it is), or change "
+        "the contract and the source together."
     )
 
 
@@ -184,6 +216,40 @@ def test_predict_writes_one_csv_row_per_input_row_to_stdout(
     assert predictions["score"].between(0.0, 1.0).all()
 
 
+def test_predict_keeps_an_id_column_the_input_had_first_row_by_row(
+    trained: ModelVersion, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = tmp_path / "rows.csv"
+    houses(5).drop(columns="sold").assign(house_id=[f"h{i}" for i in range(5)]).to_csv(
+        rows, index=False
+    )
+
+    assert predict("--model", trained.uri, "--input", rows) == 0
+
+    predictions = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(predictions.columns) == ["house_id", "score"]
+    assert list(predictions["house_id"]) == ["h0", "h1", "h2", "h3", "h4"]
+
+
+def test_the_id_column_named_in_the_settings_is_the_one_kept(
+    trained: ModelVersion,
+    project: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write_pyproject(project, id_column="listing")
+    rows = tmp_path / "rows.csv"
+    houses(3).drop(columns="sold").assign(listing=[7, 8, 9], agent_id=1).to_csv(
+        rows, index=False
+    )
+
+    assert predict("--model", trained.uri, "--input", rows) == 0
+
+    predictions = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(predictions.columns) == ["listing", "score"]
+    assert list(predictions["listing"]) == [7, 8, 9]
+
+
 def test_parquet_in_and_out_by_alias(trained: ModelVersion, tmp_path: Path) -> None:
     rows = tmp_path / "rows.parquet"
     houses(10).drop(columns="sold").to_parquet(rows)
@@ -208,7 +274,7 @@ def test_csv_output_to_a_file(
     ("change", "expected"),
     [
         (lambda rows: rows.drop(columns="rooms"), "Features contract violated (1 failure): - rooms: missing column"),
-        (lambda rows: rows.assign(kind="castle"), "kind: isin(['flat', 'house']) failed in 20 row(s)"),
+        (lambda rows: rows.assign(kind="castle"), "kind: isin(['flat', 'house']) failed in 20 rows"),
         (lambda rows: rows.assign(rooms="many"), "rooms: dtype('int64') failed"),
     ],
     ids=["missing-column", "unknown-category", "text-for-a-number"],
@@ -271,7 +337,7 @@ def test_snapshot_records_the_contract_then_the_contract_gate_passes(
     assert main(["gate", "--only", "contract", "--only", "catalog"]) == 0
 
     report = (project / "reports/handoff.md").read_text()
-    assert "**PASSED**: all 2 gates passed." in report
+    assert "**PASSED**: all 2 gates run passed." in report
     assert report in capsys.readouterr().out
 
 
@@ -322,6 +388,29 @@ def test_promote_moves_the_champion_to_the_trained_candidate(
         f"Promoted {MODEL_NAME} version 1 to champion (was none)."
         in capsys.readouterr().out
     )
+
+
+def test_promote_passes_allow_dirty_and_allow_major_on(
+    trained: ModelVersion,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[frozenset[str]] = []
+
+    def promote(settings: object, allowed: frozenset[str]) -> int:
+        asked.append(allowed)
+        return 0
+
+    monkeypatch.setattr(candidate, "promote", promote)
+
+    assert main(["promote"]) == 0
+    assert main(["promote", "--allow-dirty"]) == 0
+    assert main(["promote", "--allow-major", "--allow-dirty"]) == 0
+
+    assert asked == [
+        frozenset(),
+        frozenset({"--allow-dirty"}),
+        frozenset({"--allow-dirty", "--allow-major"}),
+    ]
 
 
 def test_promote_without_a_candidate_exits_1(

@@ -33,8 +33,8 @@ def test_valid_rows_come_back_as_they_were() -> None:
 @pytest.mark.parametrize(
     ("column", "values", "line"),
     [
-        ("rooms", [1, -1, 3], "rooms: greater_than_or_equal_to(0) failed in 1 row(s), e.g. -1"),
-        ("kind", ["flat", "castle", "flat"], "kind: isin(['flat', 'house']) failed in 1 row(s), e.g. castle"),
+        ("rooms", [1, -1, 3], "rooms: greater_than_or_equal_to(0) failed in 1 row, e.g. -1"),
+        ("kind", ["flat", "castle", "flat"], "kind: isin(['flat', 'house']) failed in 1 row, e.g. castle"),
     ],
     ids=["ge", "isin"],
 )  # fmt: skip

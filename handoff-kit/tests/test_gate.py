@@ -113,7 +113,9 @@ def test_the_report_has_a_row_per_gate_the_debts_and_the_details() -> None:
         [],
     )
 
-    assert report.startswith("# Handoff report\n\n**FAILED**: 2 of 3 gates failed.\n")
+    assert report.startswith(
+        "# Handoff report\n\n**FAILED**: 2 of 3 gates run failed.\n"
+    )
     assert "| Lint | pass | fine |" in report
     assert "| Contract | FAIL | a\\|b c |" in report
     assert "## Contract\n\n```text\nBREAKING  X.y\n```" in report
@@ -127,13 +129,118 @@ def test_a_report_of_passing_gates_says_so_in_words() -> None:
     two = markdown([Result("Lint", True, "fine"), Result("Types", True, "fine")], [])
 
     assert "**PASSED**: the one gate run passed." in one
-    assert "**PASSED**: all 2 gates passed." in two
+    assert "**PASSED**: all 2 gates run passed." in two
 
 
 def test_a_failed_single_gate_reads_in_the_singular() -> None:
     report = markdown([Result("Lint", False, "no")], [])
 
-    assert "**FAILED**: 1 of 1 gate failed." in report
+    assert "**FAILED**: 1 of 1 gate run failed." in report
+
+
+def test_gates_not_exercised_are_marked_so_and_not_counted_as_passed() -> None:
+    report = markdown(
+        [
+            Result("Lint", True, "fine"),
+            Result("Types", True, "fine"),
+            Result("Registry candidate", True, "no candidate yet", exercised=False),
+            Result(
+                "Acceptance on the candidate", True, "no candidate", exercised=False
+            ),
+        ],
+        [],
+    )
+
+    assert (
+        "**PASSED**: all 2 gates run passed. Not exercised: Registry candidate, "
+        "Acceptance on the candidate.\n" in report
+    )
+    assert "| Registry candidate | not exercised | no candidate yet |" in report
+
+
+PYTEST_OUTPUT = """\
+============================= test session starts ==============================
+platform linux -- Python 3.12.1, pytest-8.4.2, pluggy-1.6.0
+rootdir: /home/ada/churn
+collected 3 items
+
+package/tests/acceptance/test_scoring.py F..                             [100%]
+
+=================================== FAILURES ===================================
+____________________________ test_loyal_customers _____________________________
+
+    @scenario("scoring.feature", "Loyal customers")
+    def test_loyal_customers() -> None:
+>       assert probability < 0.5
+E       assert 0.7 < 0.5
+
+package/tests/acceptance/test_scoring.py:42: AssertionError
+=========================== short test summary info ============================
+FAILED package/tests/acceptance/test_scoring.py::test_loyal_customers - assert 0.7 < 0.5
+========================= 1 failed, 2 passed in 0.51s ==========================
+"""
+
+
+def test_a_failing_pytest_run_keeps_the_failing_tests_and_their_assertions_only() -> (
+    None
+):
+    result = run_command(
+        "Tests", python(f"import sys; print({PYTEST_OUTPUT!r}); sys.exit(1)")
+    )
+
+    assert result.details.splitlines() == [
+        "E       assert 0.7 < 0.5",
+        "package/tests/acceptance/test_scoring.py:42: AssertionError",
+        "FAILED package/tests/acceptance/test_scoring.py::test_loyal_customers - assert 0.7 < 0.5",
+        "1 failed, 2 passed in 0.51s",
+    ]
+    assert "rootdir" not in result.details
+    assert "@scenario" not in result.details
+
+
+def test_one_failure_found_by_three_gates_is_shown_once() -> None:
+    details = (
+        "E       assert 0.7 < 0.5\n"
+        "FAILED package/tests/acceptance/test_scoring.py::test_loyal_customers - assert"
+    )
+    report = markdown(
+        [
+            Result("Tests and coverage", False, "`make test` failed", details),
+            Result("Acceptance scenarios", False, "`pytest` failed", details),
+            Result("Acceptance on the candidate", False, "`pytest` failed", details),
+        ],
+        [],
+    )
+
+    assert report.count("E       assert 0.7 < 0.5") == 1
+    assert report.count("## ") == 2, "one details section, and the debts"
+    assert (
+        "| Acceptance scenarios | FAIL | `pytest` failed (the same failure as Tests "
+        "and coverage: details there) |" in report
+    )
+
+
+def test_the_report_says_what_to_run_next(settings: config.Settings) -> None:
+    first, second = gate.gates(settings)[2:4]
+    failed = gate.next_step(
+        [first, second], [Result("Formatting", False, "x"), Result("Lint", False, "y")]
+    )
+    passed = [Result("Registry candidate", True, "fine")]
+    idle = [Result("Registry candidate", True, "none yet", exercised=False)]
+    candidate = [g for g in gate.gates(settings) if g.name == "candidate"]
+
+    assert failed == "`make format`, then `make handoff` again."
+    assert gate.next_step(candidate, passed) == (
+        "`make promote` makes the candidate the champion."
+    )
+    assert gate.next_step(candidate, idle) == (
+        "`make train` registers a candidate, which the candidate gates then check."
+    )
+    unnamed = Gate("x", "Custom", lambda: Result("Custom", False, "no"))
+    assert gate.next_step([unnamed], [Result("Custom", False, "no")]) == (
+        "fix what Custom reports, then `make handoff` again."
+    )
+    assert gate.next_step([first], [Result("Formatting", True, "fine")]) == ""
 
 
 # --- The contract and catalog gates ---------------------------------------------
@@ -329,7 +436,8 @@ def test_running_gates_prints_and_writes_the_report_with_the_research_debts(
     assert gate.run(settings, gates) == 1
 
     report = settings.report.read_text()
-    assert "**FAILED**: 1 of 2 gates failed." in report
+    assert "**FAILED**: 1 of 2 gates run failed." in report
+    assert "\nNext: fix what Bad reports, then `make handoff` again.\n" in report
     about = report.splitlines()[2]
     assert about.startswith("Commit `unknown`, "), "the sample is no git repository"
     assert about.endswith(f" UTC, handoff-kit {__version__}."), about

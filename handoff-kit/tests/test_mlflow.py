@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
+from contextlib import redirect_stderr
 from importlib import metadata
 from pathlib import Path
 
@@ -59,9 +62,54 @@ def store(settings: config.Settings) -> MlflowRegistry:
     return MlflowRegistry(settings)
 
 
+class Recorder(logging.Handler):
+    """Every record MLflow's loggers emit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
+
+
 @pytest.fixture(scope="module")
-def candidate(store: MlflowRegistry, settings: config.Settings) -> ModelVersion:
-    return store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+def registering(
+    store: MlflowRegistry, settings: config.Settings
+) -> tuple[ModelVersion, str]:
+    """The first version registered, and what MLflow logged or printed meanwhile."""
+    recorder = Recorder()
+    logging.getLogger("mlflow").addHandler(recorder)
+    printed = io.StringIO()
+    try:
+        with redirect_stderr(printed):
+            version = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+    finally:
+        logging.getLogger("mlflow").removeHandler(recorder)
+    return version, printed.getvalue() + "\n".join(recorder.lines)
+
+
+@pytest.fixture(scope="module")
+def candidate(registering: tuple[ModelVersion, str]) -> ModelVersion:
+    return registering[0]
+
+
+def test_registering_keeps_mlflows_info_lines_and_advice_out_of_the_output(
+    registering: tuple[ModelVersion, str],
+) -> None:
+    _, printed = registering
+
+    for chatter in [
+        " INFO mlflow",
+        "CloudPickle",
+        "Failed to resolve installed pip version",
+        "Successfully registered model",
+        "Created version",
+    ]:
+        assert chatter not in printed, f"MLflow printed {chatter!r}:\n{printed}"
+    assert logging.getLogger("mlflow").level != logging.ERROR, (
+        "MLflow stays quiet after"
+    )
 
 
 def test_the_project_opens_mlflows_registry_embedded_in_it(
@@ -194,3 +242,19 @@ def test_a_version_records_the_api_it_serves_and_reads_it_back(
     )
 
     assert store.get(version.version).manifest.api == served
+
+
+def test_a_version_asked_of_an_empty_project_is_refused_without_making_a_store(
+    tmp_path: Path,
+) -> None:
+    root = build_project(tmp_path / "fresh")
+    write_pyproject(root, registry="mlflow")
+
+    with pytest.raises(RegistryError) as refused:
+        MlflowRegistry(config.load(root)).get("1")
+
+    assert str(refused.value) == (
+        f"{MODEL_NAME} has no version 1: nothing is registered in the MLflow registry "
+        f"at sqlite:///{root}/mlflow.db yet; `make train` registers the first"
+    )
+    assert not (root / "mlflow.db").exists()

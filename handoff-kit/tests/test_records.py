@@ -13,6 +13,7 @@ import pytest
 from conftest import MODEL_NAME, manifest
 from pandera.typing import Series
 
+import sample_model.training
 from handoff_kit import config
 from handoff_kit.catalog import contract_schemas, read_catalog
 from handoff_kit.registry import (
@@ -169,9 +170,9 @@ def test_the_card_says_what_the_model_predicts_how_well_and_from_what(
         "| Handoff kit | 0.2.0 |",
         "| Trained at | 2026-01-02T03:04:05+00:00 |",
         "| brier_score | 0.125 |",
-        "## Input: Features\n\nOne row per house on the market.\n",
+        "### Input: Features\n\nOne row per house on the market.\n",
         "| kind | str | no | yes | isin(allowed_values=['flat', 'house']) |",
-        "## Output: Predictions\n\nOne score per house, in the order of the input.\n",
+        "### Output: Predictions\n\nOne score per house, in the order of the input.\n",
         "| score | float64 | no | yes | greater_than_or_equal_to(min_value=0), less_than_or_equal_to(max_value=1) |",
         "| houses | ada@example.com | silver | Houses on the market, and whether they sold. |",
     ]:
@@ -189,3 +190,61 @@ def test_a_card_without_sources_or_description_says_what_is_missing(
 
     assert "No description: set [project] description." in card
     assert "No catalogued source: the training data was made in code." in card
+
+
+def test_the_card_follows_the_published_model_card_sections(
+    settings: config.Settings,
+) -> None:
+    sources = read_catalog(settings.catalog, contract_schemas(settings))
+    trained = sample_model.training.train()
+
+    card = model_card(settings, manifest(settings), [sources["houses"]], trained)
+
+    headings = [line for line in card.splitlines() if line.startswith("## ")]
+    assert headings == [
+        "## Model details",
+        "## Intended use",
+        "## Training data",
+        "## Evaluation data",
+        "## Metrics",
+        "## Limitations",
+        "## Ethical considerations",
+        "## Contract",
+        "## Environment",
+    ]
+    assert "| Model | RateModel |" in card
+    assert "Primary use: Scores houses on the market: will they sell?" in card
+    assert (
+        "## Evaluation data\n\nEvery fifth house (10 rows), held out from training.\n"
+        in card
+    )
+    assert "Decision threshold: 0.5." in card
+    assert (
+        "## Ethical considerations\n\nNot written yet: the team writes it under '## "
+        "Ethical considerations' in package/model_card.md, and the next `make train` "
+        "copies it here.\n" in card
+    )
+
+
+def test_the_team_writes_intended_use_limitations_and_ethics_in_its_notes(
+    settings: config.Settings,
+) -> None:
+    notes = settings.root / "package/model_card.md"
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text(
+        "# Notes for the model card\n\n## Limitations\n\nTrained on one city only.\n\n"
+        "## Ethical considerations\n\nPrices are not a proxy for anyone's worth.\n\n"
+        "## Something else\n\nNot copied.\n"
+    )
+
+    card = model_card(settings, manifest(settings), [])
+
+    assert "## Limitations\n\nTrained on one city only.\n" in card
+    assert (
+        "## Ethical considerations\n\nPrices are not a proxy for anyone's worth.\n"
+        in card
+    )
+    assert "Not copied." not in card
+    assert "Not written yet: the team writes it under '## Intended use'" in card
+    assert "Decision threshold: none recorded (Trained(threshold=...))." in card
+    assert "Not described: the training function can say it" in card

@@ -193,7 +193,7 @@ class Failing:
         (
             Broken(),
             "the model's output broke the contract: "
-            "score: less_than_or_equal_to(1) failed in 2 row(s), e.g. 2.0, 2.0",
+            "score: less_than_or_equal_to(1) failed in 2 rows, e.g. 2.0, 2.0",
         ),
         (
             Broken(rows=1),

@@ -63,7 +63,9 @@ def test_cookiecutter_offers_copiers_defaults_and_choices() -> None:
     for key, spec in copier_questions().items():
         offered = context[key]
         if "choices" in spec:
-            assert offered[0] == spec["default"], f"{key}: cookiecutter's default differs"
+            # A derived default is compared once rendered, in the next test.
+            if "{{" not in str(spec["default"]):
+                assert offered[0] == spec["default"], f"{key}: cookiecutter's default differs"
             assert sorted(offered) == sorted(choice_values(spec)), f"{key}: choices differ"
         elif "{{" not in str(spec["default"]):
             assert offered == spec["default"], f"{key}: cookiecutter's default differs"

@@ -49,7 +49,7 @@ VALID_NAMES = NAMES.filter(
     project_name=VALID_NAMES,
     formatter=st.sampled_from(["black", "ruff"]),
     example=st.booleans(),
-    model_registry=st.sampled_from(["mlflow", "none"]),
+    model_registry=st.sampled_from(["mlflow", "files"]),
     python_version=st.sampled_from(["3.11", "3.12", "3.13"]),
 )
 def test_a_fresh_project_is_formatted_and_lint_clean_whatever_its_name(

@@ -33,7 +33,7 @@ def test_every_value_of_every_choice_is_rendered(rendered: Mapping[str, Path]) -
         "python_version": {"3.11", "3.12", "3.13"},
         "env_manager": {"uv", "conda"},
         "formatter": {"black", "ruff"},
-        "model_registry": {"mlflow", "none"},
+        "model_registry": {"mlflow", "files"},
         "ci": {"github", "gitlab", "none"},
         "license": {"MIT", "Apache-2.0", "Proprietary"},
         "example": {True, False},
@@ -148,7 +148,7 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert f"{package}/training.py" in files
     # The registry is the kit's; [tool.handoff] picks the backend answered.
     settings = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["handoff"]
-    assert settings["registry"] == {"mlflow": "mlflow", "none": "files"}[given["model_registry"]]
+    assert settings["registry"] == given["model_registry"]
     assert f"{package}/contracts/schemas.py" in files
     assert "package/contracts.lock.json" in files
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)

@@ -43,7 +43,9 @@ def gate(project: Project, *only: str) -> str:
 
 def rows(report: str) -> dict[str, tuple[str, str]]:
     """The report's table: gate -> (result, reason)."""
-    table = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.*) \|$", report, flags=re.MULTILINE)
+    table = re.findall(
+        r"^\| (.+?) \| (pass|FAIL|not exercised) \| (.*) \|$", report, flags=re.MULTILINE
+    )
     return {name: (result, reason) for name, result, reason in table}
 
 
@@ -63,6 +65,7 @@ GATES = {
     "Registry candidate",
     "Acceptance on the candidate",
 }
+CANDIDATE_GATES = {"Registry candidate", "Acceptance on the candidate"}
 
 # An optional input column that nothing else uses: only the contract can object to it.
 REGION = "    region: Series[str] | None = pa.Field(nullable=True)\n"
@@ -79,11 +82,17 @@ def test_make_handoff_passes_as_generated_and_writes_the_report(
 
     table = rows(result.stdout)
     assert set(table) == GATES, f"gates in the report: {sorted(table)}"
-    failed = {gate: reason for gate, (outcome, reason) in table.items() if outcome != "pass"}
+    failed = {gate: reason for gate, (outcome, reason) in table.items() if outcome == "FAIL"}
     assert not failed, failed
+    idle = {gate for gate, (outcome, _) in table.items() if outcome == "not exercised"}
+    assert idle == CANDIDATE_GATES, "a fresh project has no candidate to check"
     report = (project.path / "reports/handoff.md").read_text()
     assert report in result.stdout, "reports/handoff.md differs from the printed report"
-    assert f"**PASSED**: all {len(GATES)} gates passed." in report
+    assert (
+        f"**PASSED**: all {len(GATES) - 2} gates run passed. Not exercised: Registry "
+        "candidate, Acceptance on the candidate.\n\nNext: `make train` registers a "
+        "candidate, which the candidate gates then check." in report
+    )
     assert not project.run("git", "status", "--porcelain").stdout, "make handoff changed files"
 
 
@@ -107,7 +116,7 @@ def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_
     assert "breaking change without a major version bump" in reason
     assert "Features.region" in reason
     assert "BREAKING    Features.region: column removed (or renamed)" in failed.stdout
-    others = {gate for gate, (result, _) in table.items() if result != "pass"}
+    others = {gate for gate, (result, _) in table.items() if result == "FAIL"}
     assert others == {"Contract compatibility"}, "only the contract gate should object"
 
     # Recording the snapshot cannot launder the breaking change.
@@ -187,7 +196,7 @@ def test_scoring_bad_input_raises_the_named_error_and_scores_nothing(
     assert result.returncode != 0
     assert "ContractViolation: Features contract violated (2 failures)" in result.stderr
     assert "contract_type: missing column (column_in_dataframe)" in result.stderr
-    assert "tenure_months: greater_than_or_equal_to(0) failed in 1 row(s), e.g. -4" in result.stderr
+    assert "tenure_months: greater_than_or_equal_to(0) failed in 1 row, e.g. -4" in result.stderr
     assert "churn_probability" not in result.stdout, "bad input was scored"
 
 

@@ -3,7 +3,7 @@
 Each flow runs the project's own make targets (the handoff kit's `handoff` command), as
 a data scientist and an ML engineer would: against MLflow's embedded SQLite store,
 against a real `mlflow server` named by MLFLOW_TRACKING_URI, and against the file
-registry of model_registry=none.
+registry of model_registry=files.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def mlflow_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="module")
 def files_project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The contrasting answers: model_registry=none, no example, ruff, Python 3.11."""
+    """The contrasting answers: model_registry=files, no example, ruff, Python 3.11."""
     given = ANSWER_SETS["contrast"]
-    assert given["model_registry"] == "none"
+    assert given["model_registry"] == "files"
     return new_project(template_dir, tmp_path_factory.mktemp("registry-files"), given)
 
 
@@ -72,7 +72,11 @@ def report_rows(output: str) -> dict[str, tuple[str, str]]:
     rows = {}
     for line in output.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split(" | ")]
-        if line.startswith("| ") and len(cells) == 3 and cells[1] in {"pass", "FAIL"}:
+        if (
+            line.startswith("| ")
+            and len(cells) == 3
+            and cells[1] in {"pass", "FAIL", "not exercised"}
+        ):
             rows[cells[0]] = (cells[1], cells[2])
     return rows
 
@@ -113,9 +117,9 @@ def trained(mlflow_project: Project) -> str:
     """`make train` once, after checking what a fresh project says; returns its output."""
     fresh = candidate_gates(mlflow_project)
     assert report_rows(fresh)["Registry candidate"] == (
-        "pass",
-        "no candidate yet (information only): `make train` registers one",
-    ), "a fresh project's handoff does not say, as information, that there is no candidate"
+        "not exercised",
+        "not exercised: no candidate yet (`make train` registers one)",
+    ), "a fresh project's handoff does not say that the candidate gates were not exercised"
     refused = mlflow_project.make("promote", check=False)
     assert refused.returncode != 0
     assert "there is no candidate. `make train` registers one" in refused.stdout
@@ -138,6 +142,8 @@ def test_make_train_shows_progress_and_registers_the_candidate(
         in trained
     )
     assert f"Registered {name} version 1 as the new candidate (models:/{name}/1)." in trained
+    for chatter in [" INFO mlflow", "CloudPickle", "pip version", "Successfully registered"]:
+        assert chatter not in trained, f"MLflow's {chatter!r} floods make train:\n{trained}"
     assert (mlflow_project.path / "mlflow.db").is_file()
     assert (mlflow_project.path / "mlartifacts").is_dir(), "the artifacts are not beside the store"
     status = mlflow_project.run("git", "status", "--porcelain").stdout
@@ -194,6 +200,13 @@ def test_the_registered_version_records_contract_commit_lock_kit_data_metrics_an
     assert f"| customers | @{name}-data-science | silver |" in card, "no data source with its owner"
     assert "| roc_auc |" in card
     assert f"| Handoff kit | {KIT_VERSION} |" in card
+    assert "| Model | ChurnModel |" in card
+    assert (
+        "## Evaluation data\n\n20% of the customers (1000 rows), held out at random "
+        "(stratified by churned, seed 0); the model never saw them.\n" in card
+    )
+    assert "Decision threshold: 0.5." in card
+    assert "## Ethical considerations\n\nNot written yet: the team writes it" in card
 
 
 def test_make_handoff_checks_the_candidate_loaded_from_the_registry(
@@ -227,11 +240,20 @@ def test_make_promote_moves_the_champion_and_predict_serves_it_by_alias(
     assert f"Promoted {name} version 1 to champion (was none)." in promoted
     assert "Champions so far (oldest first):\n  version 1  " in promoted
 
-    result = predict(mlflow_project, f"models:/{name}@champion", GOLDEN_SAMPLE)
+    # The golden sample with an id column, which the predictions keep.
+    golden = (mlflow_project.path / GOLDEN_SAMPLE).read_text().splitlines()
+    rows = mlflow_project.path / "rows.csv"
+    with_ids = [f"customer_id,{golden[0]}", *(f"c{i},{row}" for i, row in enumerate(golden[1:]))]
+    rows.write_text("\n".join(with_ids) + "\n")
+    try:
+        result = predict(mlflow_project, f"models:/{name}@champion", "rows.csv")
+    finally:
+        rows.unlink()
 
     predictions = scored(result)
     assert len(predictions) == golden_rows(mlflow_project)
-    assert list(predictions[0]) == ["churn_probability", "churned"]
+    assert list(predictions[0]) == ["customer_id", "churn_probability", "churned"]
+    assert [row["customer_id"] for row in predictions[:2]] == ["c0", "c1"]
     assert all(0.0 <= float(row["churn_probability"]) <= 1.0 for row in predictions)
 
 
@@ -352,7 +374,7 @@ def test_the_same_flow_runs_against_an_mlflow_server_named_by_the_environment(
     assert store.stat().st_mtime_ns == before, "the embedded store was used, not the server"
 
 
-# --- model_registry=none: versioned folders under models/ ----------------------------
+# --- model_registry=files: versioned folders under models/ ----------------------------
 
 
 @pytest.fixture(scope="module")
@@ -373,7 +395,7 @@ def test_the_file_registry_runs_the_same_flow(
 
     predictions = scored(predict(files_project, f"models:/{name}@champion", GOLDEN_SAMPLE))
 
-    assert report_rows(file_flow["fresh"])["Registry candidate"][1].startswith("no candidate yet")
+    assert report_rows(file_flow["fresh"])["Registry candidate"][0] == "not exercised"
     assert "Learned from data made in code." in file_flow["train"]
     home = files_project.path / "models" / name
     assert f"Registering the model in the file registry {home}/." in file_flow["train"]
@@ -431,3 +453,41 @@ def test_the_file_registry_refuses_an_incompatible_candidate(
     assert json.loads(index.read_text())["aliases"]["champion"] == champion, (
         "champion moved although the promotion was refused"
     )
+
+
+def test_make_promote_asks_for_a_flag_for_uncommitted_code_and_a_new_major_contract(
+    files_project: Project, file_flow: dict[str, str]
+) -> None:
+    name = slug(files_project)
+    index = files_project.path / "models" / name / "registry.json"
+    champion = json.loads(index.read_text())["aliases"]["champion"]
+    package = answers(files_project.path)["package_name"]
+    contracts = files_project.path / f"package/src/{package}/contracts/__init__.py"
+    text = contracts.read_text()
+    # A breaking contract change, trained before it is committed.
+    contracts.write_text(text.replace('CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"'))
+    try:
+        files_project.make("train")
+        refused = files_project.make("promote", check=False)
+        allowed = files_project.make("promote", "ALLOW_DIRTY=1", "ALLOW_MAJOR=1")
+    finally:
+        files_project.restore()
+
+    assert refused.returncode != 0
+    lines = refused.stdout.splitlines()
+    assert f"Refused: the champion stays version {champion}." in lines
+    dirty = next(line for line in lines if "uncommitted code" in line)
+    assert dirty.endswith(
+        "with changes not in git): nobody can rebuild it. Commit, then `make train` again; "
+        "or promote it anyway with `handoff promote --allow-dirty` (`make promote ALLOW_DIRTY=1`)."
+    )
+    assert (
+        "  - the champion would move from contract 1.0.0 to 2.0.0, another major version: "
+        "whoever calls the champion breaks. Tell them first; or promote it anyway with "
+        "`handoff promote --allow-major` (`make promote ALLOW_MAJOR=1`)." in lines
+    )
+    assert "Promoting anyway (--allow-dirty): " in allowed.stdout
+    assert "Promoting anyway (--allow-major): the champion would move from contract 1.0.0" in (
+        allowed.stdout
+    )
+    assert json.loads(index.read_text())["aliases"]["champion"] != champion

@@ -30,7 +30,12 @@ from handoff_kit.report import Result, run_command
 
 # The acceptance scenarios load the model this variable names (see their steps).
 MODEL_URI_VARIABLE = "HANDOFF_MODEL_URI"
-NO_CANDIDATE = "no candidate yet (information only): `make train` registers one"
+# The flags of `handoff promote` that accept a risk, and the make variables that pass them.
+ALLOW_DIRTY = "--allow-dirty"
+ALLOW_MAJOR = "--allow-major"
+MAKE_FLAGS = {ALLOW_DIRTY: "ALLOW_DIRTY=1", ALLOW_MAJOR: "ALLOW_MAJOR=1"}
+DIRTY = "+dirty"  # What records.git_commit adds for uncommitted changes.
+NO_CANDIDATE = "not exercised: no candidate yet (`make train` registers one)"
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def candidate_gate(settings: Settings) -> Result:
     store = registry.open_registry(settings)
     candidate = store.find(CANDIDATE)
     if candidate is None:
-        return Result(title, True, NO_CANDIDATE)
+        return Result(title, True, NO_CANDIDATE, exercised=False)
     verdict = review(settings, candidate, store.find(CHAMPION))
     return Result(title, verdict.passed, str(verdict))
 
@@ -211,12 +216,47 @@ def candidate_gate(settings: Settings) -> Result:
 def acceptance_gate(settings: Settings) -> Result:
     candidate = registry.open_registry(settings).find(CANDIDATE)
     if candidate is None:
-        return Result("Acceptance on the candidate", True, NO_CANDIDATE)
+        return Result(
+            "Acceptance on the candidate", True, NO_CANDIDATE, exercised=False
+        )
     return acceptance(settings, candidate)
 
 
-def promote(settings: Settings, say: Callable[[str], None] = print) -> int:
-    """Move `champion` to the candidate if it passes the gate; return the exit status."""
+def risks(candidate: ModelVersion, champion: ModelVersion | None) -> dict[str, str]:
+    """What promoting `candidate` puts at risk, by the flag that accepts it: a model
+    trained from uncommitted code, or a champion moving to another major contract
+    version (its callers break)."""
+    found = {}
+    if candidate.manifest.git_commit.endswith(DIRTY):
+        commit = candidate.manifest.git_commit.removesuffix(DIRTY)[:12]
+        found[ALLOW_DIRTY] = (
+            f"{candidate} was trained from uncommitted code (on commit {commit}, with "
+            "changes not in git): nobody can rebuild it. Commit, then `make train` again"
+        )
+    if champion is not None:
+        before = champion.manifest.contract_version
+        after = candidate.manifest.contract_version
+        if (
+            SEMVER.match(before)
+            and SEMVER.match(after)
+            and major(before) != major(after)
+        ):
+            found[ALLOW_MAJOR] = (
+                f"the champion would move from contract {before} to {after}, another "
+                "major version: whoever calls the champion breaks. Tell them first"
+            )
+    return found
+
+
+def promote(
+    settings: Settings,
+    say: Callable[[str], None] = print,
+    allowed: frozenset[str] = frozenset(),
+) -> int:
+    """Move `champion` to the candidate if it passes the gate; return the exit status.
+
+    `allowed` holds the flags (ALLOW_DIRTY, ALLOW_MAJOR) that accept a risk out loud.
+    """
     store = registry.open_registry(settings)
     candidate = store.find(CANDIDATE)
     if candidate is None:
@@ -227,8 +267,21 @@ def promote(settings: Settings, say: Callable[[str], None] = print) -> int:
     if champion is not None and champion.version == candidate.version:
         say(f"{candidate} is already the champion: nothing to do.")
         return 0
-    say(f"Checking {candidate} against the contract and the acceptance scenarios.")
     verdict = review(settings, candidate, champion)
+    at_risk = risks(candidate, champion)
+    refused = {flag: risk for flag, risk in at_risk.items() if flag not in allowed}
+    if refused and verdict.passed:
+        say(f"Refused: the champion stays {was}.")
+        for flag, risk in refused.items():
+            say(
+                f"  - {risk}; or promote it anyway with `handoff promote {flag}` "
+                f"(`make promote {MAKE_FLAGS[flag]}`)."
+            )
+        return 1
+    for flag, risk in at_risk.items():
+        if flag in allowed:
+            say(f"Promoting anyway ({flag}): {risk}.")
+    say(f"Checking {candidate} against the contract and the acceptance scenarios.")
     accepted = acceptance(settings, candidate)
     problems = [*verdict.problems, *([] if accepted.passed else [accepted.reason])]
     if problems:

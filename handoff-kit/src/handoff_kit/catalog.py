@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from handoff_kit import config
-from handoff_kit.contracts import Schema
+from handoff_kit.contracts import ContractViolation, Schema
 
 Schemas = Mapping[str, type[Schema]]
 
@@ -42,6 +42,17 @@ READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
 
 class CatalogError(ValueError):
     """A catalog file is malformed, or a source cannot be loaded."""
+
+
+class StaleSource(ContractViolation):
+    """A source's data no longer matches its schema: a local copy made before the
+    contract changed, say. The message names the file and what to do."""
+
+    def __init__(self, source: Source, violation: ContractViolation) -> None:
+        super().__init__(violation.schema, violation.failures)
+        self.args = (
+            f"{_stale(source)} does not match its schema: {violation}{_refresh(source)}",
+        )
 
 
 @dataclass(frozen=True)
@@ -145,5 +156,22 @@ def load(name: str, settings: config.Settings | None = None) -> pd.DataFrame:
     if not path.exists():
         msg = f"{name!r} has no data at {source.location}: {source.description}"
         raise CatalogError(msg)
-    frame = reader(path)
-    return schemas[source.schema].validated(frame) if source.schema else frame
+    try:
+        frame = reader(path)
+    except (OSError, ValueError) as error:  # pandas' parser errors are ValueErrors.
+        msg = f"{_stale(source)} cannot be read: {error}{_refresh(source)}"
+        raise CatalogError(msg) from None
+    if source.schema is None:
+        return frame
+    try:
+        return schemas[source.schema].validated(frame)
+    except ContractViolation as violation:
+        raise StaleSource(source, violation) from None
+
+
+def _stale(source: Source) -> str:
+    return f"{source.location} (catalog source {source.name!r})"
+
+
+def _refresh(source: Source) -> str:
+    return f".\nRefresh the file from its source ({source.file.name} in the catalog says what it is), or change the contract and the source together."

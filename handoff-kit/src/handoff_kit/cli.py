@@ -3,7 +3,8 @@
     handoff train                  train the model, register it as the candidate
     handoff gate [--only NAME]     run the handoff gate, write the report
     handoff snapshot               record the contracts after a reviewed change
-    handoff promote                make the candidate the champion, if it passes
+    handoff promote [--allow-dirty] [--allow-major]
+                                   make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
     handoff serve [--model URI] [--host 127.0.0.1] [--port 8000]
                                    serve the model over HTTP (its API: the contract's)
@@ -12,7 +13,9 @@
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
 prediction per input row, as CSV to standard output or to --output (.csv or
-.parquet); input and output are validated against the contract.
+.parquet); input and output are validated against the contract. A column that
+identifies the input's rows (`id-column` in [tool.handoff], or one named id or
+*_id the contract does not use) is kept, first, in the output.
 
 Exit status: 0 on success; 1 when the project, the input, the model or the
 registry cannot be used, or a gate fails, with one line on standard error that
@@ -22,6 +25,7 @@ says why; 2 when the command line itself is wrong (argparse prints the usage).
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -142,7 +146,7 @@ def train(settings: config.Settings) -> ModelVersion:
     )
     store = registry.open_registry(settings)
     say(f"Registering the model in {store.location()}.")
-    card = model_card(settings, manifest, used)
+    card = model_card(settings, manifest, used, trained)
     version = store.register(trained.model, manifest, card, trained.example)
     say(
         f"Registered {version.name} version {version.version} as the new candidate ({version.uri})."
@@ -169,7 +173,30 @@ def predict(
         # that the model cannot use for another reason.
         msg = f"{input_path}: cannot be scored: {one_line(error)}"
         raise UnusableError(msg) from error
-    write_table(predictions, output)
+    ids = id_columns(settings, features, predictions)
+    # One prediction per input row, in order: the ids go first, row by row.
+    rows = [features[ids].reset_index(drop=True)] if ids else []
+    write_table(pd.concat([*rows, predictions.reset_index(drop=True)], axis=1), output)
+
+
+# An id by its name: id, customer_id, customer-id, customerId, CustomerID.
+ID_NAME = re.compile(r"^id$|[_-]id$|[a-z]I[dD]$", re.IGNORECASE)
+
+
+def id_columns(
+    settings: config.Settings, features: pd.DataFrame, predictions: pd.DataFrame
+) -> list[str]:
+    """The input's columns that identify its rows, to keep beside the predictions:
+    `id-column` of [tool.handoff] when the input has it; else any column named like
+    an id that the model's input schema does not use."""
+    if settings.id_column:
+        return [settings.id_column] if settings.id_column in features else []
+    used = set(settings.contract.model_input.to_schema().columns) | set(predictions)
+    return [
+        str(column)
+        for column in features.columns
+        if str(column) not in used and ID_NAME.search(str(column))
+    ]
 
 
 def serve(settings: config.Settings, args: argparse.Namespace) -> None:
@@ -252,8 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "snapshot", help="record the contracts in the snapshot after a reviewed change"
     )
-    commands.add_parser(
+    promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
+    )
+    promote_command.add_argument(
+        candidate.ALLOW_DIRTY,
+        action="store_true",
+        help="promote a candidate trained from uncommitted code",
+    )
+    promote_command.add_argument(
+        candidate.ALLOW_MAJOR,
+        action="store_true",
+        help="move the champion to another major contract version",
     )
     predict_command = commands.add_parser("predict", help="score a CSV or Parquet file")
     predict_command.add_argument(
@@ -317,7 +354,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "snapshot":
             return snapshot(settings)
         elif args.command == "promote":
-            return candidate.promote(settings)
+            allowed = {
+                flag
+                for flag, given in [
+                    (candidate.ALLOW_DIRTY, args.allow_dirty),
+                    (candidate.ALLOW_MAJOR, args.allow_major),
+                ]
+                if given
+            }
+            return candidate.promote(settings, allowed=frozenset(allowed))
         else:
             available = gate.gates(settings)
             only = args.only or GATES

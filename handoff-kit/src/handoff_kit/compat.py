@@ -381,7 +381,9 @@ def may_record(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
             breaking,
         )
     return Verdict(
-        True, f"{len(changes)} change(s) recorded at version {version}", changes
+        True,
+        f"{len(changes)} change{'' if len(changes) == 1 else 's'} recorded at version {version}",
+        changes,
     )
 
 

@@ -23,6 +23,8 @@ model is trained, where its records live.
     promotion-metric = "roc_auc"                   # held-out metric promotion guards
     promotion-goal = "maximize"                    # or "minimize" (a loss)
     promotion-tolerance = 0.01                     # how much worse it may get
+    card-notes = "package/model_card.md"          # the team's sections of the model card
+    id-column = "customer_id"                     # kept in predict's output (default: id, *_id)
 
 A missing or wrong setting fails with one line naming the key and what would
 be right (`ConfigError`).
@@ -98,7 +100,19 @@ KEYS: dict[str, tuple[str, str | None]] = {
         "how much worse than the champion's the metric may be, a number >= 0",
         str(DEFAULT_TOLERANCE),
     ),
+    "card-notes": (
+        "the team's sections of the model card (intended use, limitations, "
+        "ethical considerations), a Markdown file",
+        "package/model_card.md",
+    ),
+    "id-column": (
+        "the input column `handoff predict` copies into its output, e.g. "
+        "'customer_id' (empty: columns named id or *_id the contract does not use)",
+        "",
+    ),
 }
+# Keys whose value may be empty.
+OPTIONAL_KEYS = ("id-column", "promotion-metric")
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
 
 
@@ -149,6 +163,8 @@ class Settings:
     promotion_metric: str = ""
     promotion_goal: Literal["maximize", "minimize"] = "maximize"
     promotion_tolerance: float = DEFAULT_TOLERANCE
+    card_notes: Path | None = None
+    id_column: str = ""
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -270,7 +286,9 @@ def from_table(
             raise _error(key, "missing")
         if key == "promotion-tolerance":
             continue
-        if not isinstance(value, str) or not (value.strip() or default == ""):
+        if not isinstance(value, str) or (
+            not value.strip() and key not in OPTIONAL_KEYS
+        ):
             raise _error(key, f"got {value!r}")
         values[key] = value
     for key in OBJECT_KEYS:
@@ -309,6 +327,8 @@ def from_table(
             "Literal['maximize', 'minimize']", values["promotion-goal"]
         ),
         promotion_tolerance=tolerance,
+        card_notes=root / values["card-notes"],
+        id_column=values["id-column"].strip(),
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )

@@ -38,7 +38,8 @@ class Failure:
         found = ", ".join(self.examples)
         if self.check.startswith("dtype("):
             return f"{self.column}: {self.check} failed (found {found})"
-        return f"{self.column}: {self.check} failed in {self.rows} row(s), e.g. {found}"
+        rows = f"{self.rows} row{'' if self.rows == 1 else 's'}"
+        return f"{self.column}: {self.check} failed in {rows}, e.g. {found}"
 
 
 class ContractViolation(ValueError):  # noqa: N818  # Reads as what happened.

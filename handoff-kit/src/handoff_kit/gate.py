@@ -108,45 +108,111 @@ def gates(settings: Settings) -> list[Gate]:
     python = (sys.executable, "-m")
     return [
         command_gate(
-            "conflicts", "No unresolved conflicts", (*make, "conflicts"), root
+            "conflicts",
+            "No unresolved conflicts",
+            (*make, "conflicts"),
+            root,
+            "resolve the conflicts listed below",
         ),
         command_gate(
             "hygiene",
             "No large files, private keys or secrets",
             (*make, "hygiene"),
             root,
+            "`git rm --cached` the files listed below",
         ),
-        command_gate("format", "Formatting", (*make, "format-check"), root),
-        command_gate("lint", "Lint", (*make, "lint"), root),
-        command_gate("lock", "Environment lock fresh", (*make, "lock-check"), root),
-        command_gate("types", "Types (mypy --strict)", (*make, "typecheck"), root),
+        command_gate(
+            "format", "Formatting", (*make, "format-check"), root, "`make format`"
+        ),
+        command_gate(
+            "lint",
+            "Lint",
+            (*make, "lint"),
+            root,
+            "`make format`, then fix what `make lint` lists",
+        ),
+        command_gate(
+            "lock",
+            "Environment lock fresh",
+            (*make, "lock-check"),
+            root,
+            "`make lock`, and commit the lock",
+        ),
+        command_gate(
+            "types",
+            "Types (mypy --strict)",
+            (*make, "typecheck"),
+            root,
+            "fix what `make typecheck` lists",
+        ),
         command_gate(
             "interface",
             "Model satisfies the interface",
             (*python, "mypy", str(settings.interface_test.relative_to(root))),
             root,
+            "make the model match the contract's interface (mypy's lines below)",
         ),
-        command_gate("tests", "Tests and coverage", (*make, "test"), root),
+        command_gate(
+            "tests",
+            "Tests and coverage",
+            (*make, "test"),
+            root,
+            "fix the failing tests below (`make test` runs them)",
+        ),
         command_gate(
             "acceptance",
             "Acceptance scenarios",
             candidate.acceptance_command(settings),
             root,
+            "fix the failing scenarios below (`make test` runs them)",
         ),
-        Gate("contract", "Contract compatibility", lambda: contract_gate(settings)),
-        Gate("api", "API schema matches the contract", lambda: api_gate(settings)),
-        Gate("catalog", "Official data only", lambda: catalog_gate(settings)),
+        Gate(
+            "contract",
+            "Contract compatibility",
+            lambda: contract_gate(settings),
+            "follow the contract gate's reason below",
+        ),
+        Gate(
+            "api",
+            "API schema matches the contract",
+            lambda: api_gate(settings),
+            "`make openapi`, review the document's diff, and commit it",
+        ),
+        Gate(
+            "catalog",
+            "Official data only",
+            lambda: catalog_gate(settings),
+            "load data with `catalog.load` from official sources only",
+        ),
         Gate(
             "candidate",
             "Registry candidate",
             lambda: candidate.candidate_gate(settings),
+            "`make train` registers a new candidate",
         ),
         Gate(
             "candidate-acceptance",
             "Acceptance on the candidate",
             lambda: candidate.acceptance_gate(settings),
+            "fix the model, then `make train`",
         ),
     ]
+
+
+def next_step(selected: Sequence[Gate], results: Sequence[Result]) -> str:
+    """What to run now: the fix of the first failed gate, else what moves the model on."""
+    for gate, result in zip(selected, results, strict=True):
+        if not result.passed:
+            fix = gate.fix or f"fix what {gate.title} reports"
+            return f"{fix}, then `make handoff` again."
+    names = {gate.name for gate in selected}
+    if any(not result.exercised for result in results):
+        return (
+            "`make train` registers a candidate, which the candidate gates then check."
+        )
+    if "candidate" in names:
+        return "`make promote` makes the candidate the champion."
+    return ""
 
 
 def _run_safely(gate: Gate) -> Result:
@@ -179,7 +245,7 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
         debts = []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
-    report = markdown(results, debts, about)
+    report = markdown(results, debts, about, next_step(selected, results))
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)
     print(report)

@@ -1,4 +1,8 @@
-"""Run the gates and write the report: one row per gate, pass or fail, and why."""
+"""Run the gates and write the report: one row per gate, pass or fail, and why.
+
+A reviewer reads it in a pull request: each failure once, with the lines that
+say what broke (a test runner's own machinery left out), and the next command.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ from handoff_kit.rules import Debt
 
 _TAIL = 40  # Lines of a failing command's output kept in the report.
 _MAKE_ERROR = re.compile(r"^make(\[\d+\])?: \*\*\* ")
+# What says why a pytest run failed: the failing tests' ids (its short summary),
+# the assertion lines ("E   ...") and where they are ("path.py:12: AssertionError").
+_PYTEST_SUMMARY = re.compile(r"^=+ short test summary info =+$")
+_PYTEST_FAILED = re.compile(r"^(FAILED|ERROR) \S+")
+_PYTEST_WHY = re.compile(r"^(E {3}|\S+\.py:\d+: \w+)")
+_PYTEST_TOTALS = re.compile(r"^=*\s*\d+ (failed|errors?)\b.* in [\d.]+s")
 
 
 @dataclass(frozen=True)
@@ -23,6 +33,22 @@ class Result:
     passed: bool
     reason: str
     details: str = ""
+    # False when there was nothing to check yet (no candidate): neither pass nor fail.
+    exercised: bool = True
+
+    @property
+    def outcome(self) -> str:
+        if not self.exercised:
+            return "not exercised"
+        return "pass" if self.passed else "FAIL"
+
+    def failures(self) -> frozenset[str]:
+        """The failing tests' ids its details name (pytest's FAILED lines)."""
+        return frozenset(
+            line.split()[1]
+            for line in self.details.splitlines()
+            if _PYTEST_FAILED.match(line)
+        )
 
 
 @dataclass(frozen=True)
@@ -32,14 +58,22 @@ class Gate:
     name: str
     title: str
     run: Callable[[], Result]
-    # The command a command gate runs, to rerun it by hand; () for the others.
+    # What to run when it fails: a command that fixes it, or shows more.
+    fix: str = ""
+    # The command a command gate runs; () for the others.
     command: tuple[str, ...] = ()
 
 
-def command_gate(name: str, title: str, command: Sequence[str], cwd: Path) -> Gate:
+def command_gate(
+    name: str, title: str, command: Sequence[str], cwd: Path, fix: str = ""
+) -> Gate:
     """A gate that passes when `command` exits 0 in `cwd`; its output explains a failure."""
     return Gate(
-        name, title, lambda: run_command(title, command, cwd=cwd), tuple(command)
+        name,
+        title,
+        lambda: run_command(title, command, cwd=cwd),
+        command=tuple(command),
+        fix=fix,
     )
 
 
@@ -70,37 +104,76 @@ def run_command(
     # make's own "*** Error 1" lines repeat the exit status; the tool's say why.
     said = [line for line in lines if not _MAKE_ERROR.match(line)]
     last = said[-1].strip() if said else f"exit status {done.returncode}"
-    return Result(title, False, f"`{shown}` failed: {last}", "\n".join(lines[-_TAIL:]))
+    return Result(title, False, f"`{shown}` failed: {last}", what_matters(lines))
 
 
-def markdown(results: Sequence[Result], debts: Sequence[Debt], about: str = "") -> str:
-    """The report, ready to paste into a pull request; `about` says what was checked."""
+def what_matters(lines: Sequence[str]) -> str:
+    """The lines of a failing command's output a reviewer needs: for pytest, the
+    failing test ids, assertion lines and totals; for other tools, their last lines."""
+    if not any(_PYTEST_SUMMARY.match(line) for line in lines):
+        return "\n".join(lines[-_TAIL:])
+    kept = [
+        line.strip("= ") if _PYTEST_TOTALS.match(line) else line
+        for line in lines
+        if _PYTEST_FAILED.match(line)
+        or _PYTEST_WHY.match(line)
+        or _PYTEST_TOTALS.match(line)
+    ]
+    return "\n".join(kept[-_TAIL:])
+
+
+def markdown(
+    results: Sequence[Result],
+    debts: Sequence[Debt],
+    about: str = "",
+    next_step: str = "",
+) -> str:
+    """The report, ready to paste into a pull request; `about` says what was checked,
+    `next_step` what to run now."""
     failed = [result for result in results if not result.passed]
+    run = [result for result in results if result.exercised]
+    idle = [result.gate for result in results if not result.exercised]
     if failed:
-        verdict = f"**FAILED**: {len(failed)} of {_gates(len(results))} failed."
-    elif len(results) == 1:
+        verdict = f"**FAILED**: {len(failed)} of {_gates(len(run))} run failed."
+    elif len(run) == 1:
         verdict = "**PASSED**: the one gate run passed."
     else:
-        verdict = f"**PASSED**: all {len(results)} gates passed."
+        verdict = f"**PASSED**: all {_gates(len(run))} run passed."
+    if idle:
+        verdict += f" Not exercised: {', '.join(idle)}."
     lines = [
         "# Handoff report",
         "",
         *([about, ""] if about else []),
         verdict,
+        *(["", f"Next: {next_step}"] if next_step else []),
         "",
         "| Gate | Result | Reason |",
         "|---|---|---|",
     ]
-    lines += [
-        f"| {r.gate} | {'pass' if r.passed else 'FAIL'} | {_cell(r.reason)} |"
-        for r in results
-    ]
+    sections: list[str] = []
+    shown: dict[
+        frozenset[str], str
+    ] = {}  # failing test ids -> the gate that showed them
+    for r in results:
+        reason = r.reason
+        same = next(
+            (
+                gate
+                for ids, gate in shown.items()
+                if r.failures() and r.failures() <= ids
+            ),
+            None,
+        )
+        if same is not None:
+            reason += f" (the same failure as {same}: details there)"
+        elif not r.passed and r.details:
+            shown[r.failures()] = r.gate
+            sections += ["", f"## {r.gate}", "", "```text", r.details, "```"]
+        lines.append(f"| {r.gate} | {r.outcome} | {_cell(reason)} |")
     lines += ["", "## Debts: unofficial data used in research/", ""]
     lines += [f"- {debt}" for debt in debts] or ["None."]
-    for result in failed:
-        if result.details:
-            lines += ["", f"## {result.gate}", "", "```text", result.details, "```"]
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, *sections]) + "\n"
 
 
 def _gates(count: int) -> str:

@@ -10,11 +10,14 @@ uses that server instead; nothing else changes.
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import os
 import re
+import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr
 from functools import cached_property
 from importlib import metadata
 from typing import Any
@@ -52,6 +55,26 @@ API_TAG = "api_contract"
 PROMOTIONS_TAG = "handoff.promotions"
 # MLflow's answers when a model, version or alias does not exist.
 NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# What MLflow prints (not logs) when it registers a version; `handoff train` says it.
+REGISTRY_CHATTER = (
+    "Successfully registered model ",
+    "Registered model ",
+    "Created version ",
+)
+
+
+@contextmanager
+def quiet() -> Iterator[None]:
+    """MLflow's INFO lines (creating tables, the uv project it found) and its advice
+    on its own choices (CloudPickle, pip's version) say nothing a `handoff` user can
+    act on: keep MLflow's errors only, for the duration of one of our calls."""
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class ContractModel(PythonModel):
@@ -93,7 +116,10 @@ class MlflowRegistry:
     def client(self) -> MlflowClient:
         # Created on first use: connecting creates the embedded store's tables.
         # The registry is the tracking server's unless MLFLOW_REGISTRY_URI says otherwise.
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        with quiet():
+            client = MlflowClient(tracking_uri=self.tracking_uri)
+            client.search_experiments(max_results=1)  # Opens the store, quietly.
+        return client
 
     def location(self) -> str:
         return f"the MLflow registry at {self.tracking_uri}"
@@ -109,17 +135,22 @@ class MlflowRegistry:
         ):
             mlflow.log_metrics(dict(manifest.metrics))
             mlflow.log_text(card, "model_card.md")
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=ContractModel(
-                    model, contract.model_input, contract.model_output
-                ),
-                signature=to_mlflow(manifest.signature),
-                input_example=example,
-                # Pinned, so MLflow need not guess them (it would start a process).
-                pip_requirements=requirements(self.settings.distribution),
-                registered_model_name=self.name,
-            )
+            printed = io.StringIO()
+            with redirect_stderr(printed):
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=ContractModel(
+                        model, contract.model_input, contract.model_output
+                    ),
+                    signature=to_mlflow(manifest.signature),
+                    input_example=example,
+                    # Pinned, so MLflow need not guess them (it would start a process).
+                    pip_requirements=requirements(self.settings.distribution),
+                    registered_model_name=self.name,
+                )
+        for line in printed.getvalue().splitlines():
+            if not line.startswith(REGISTRY_CHATTER):
+                print(line, file=sys.stderr)
         version = str(info.registered_model_version)
         for key, value in tags(manifest).items():
             self.client.set_model_version_tag(self.name, version, key, value)
@@ -128,6 +159,13 @@ class MlflowRegistry:
         return self.get(version)
 
     def get(self, version: str) -> ModelVersion:
+        if self.store is not None and not self.store.exists():
+            # Nothing trained yet: say so, and do not create an empty store.
+            msg = (
+                f"{self.name} has no version {version}: nothing is registered in "
+                f"{self.location()} yet; `make train` registers the first"
+            )
+            raise RegistryError(msg)
         try:
             found = self.client.get_model_version(self.name, version)
         except MlflowException as error:
@@ -155,7 +193,11 @@ class MlflowRegistry:
 
     def load(self, version: ModelVersion) -> Scorer:
         with self._tracking():
-            wrapper = mlflow.pyfunc.load_model(version.uri).unwrap_python_model()
+            # MLflow would compare the model's pip requirements with every installed
+            # distribution (a second or more per call); the candidate gate compares
+            # the environment lock instead.
+            loaded = mlflow.pyfunc.load_model(version.uri, suppress_warnings=True)
+            wrapper = loaded.unwrap_python_model()
         if not isinstance(wrapper, ContractModel):
             msg = f"{version} was not registered by `handoff train`: it holds a {type(wrapper).__name__}"
             raise RegistryError(msg)
@@ -187,7 +229,8 @@ class MlflowRegistry:
         server = os.environ.get("MLFLOW_TRACKING_URI")
         mlflow.set_tracking_uri(self.tracking_uri)
         try:
-            yield
+            with quiet():
+                yield
         finally:
             if server is None:
                 os.environ.pop("MLFLOW_TRACKING_URI", None)

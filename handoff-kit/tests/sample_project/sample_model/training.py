@@ -22,4 +22,11 @@ def train() -> Trained:
         "brier_score": float(((score - truth) ** 2).mean()),
         "accuracy": float(((score > 0.5) == (truth > 0.5)).mean()),
     }
-    return Trained(model, metrics, sources=SOURCES, example=features.head(3))
+    return Trained(
+        model,
+        metrics,
+        sources=SOURCES,
+        example=features.head(3),
+        evaluation=f"Every fifth house ({held_out.sum()} rows), held out from training.",
+        threshold=0.5,
+    )
