@@ -311,3 +311,19 @@ def test_promotions_are_signed_by_the_git_user_or_else_the_login(
 
     monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
     assert candidate.who() == "bob"
+
+
+def test_the_suggested_command_is_the_handoff_that_runs_relative_to_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        sys, "argv", [str(tmp_path / ".venv" / "bin" / "handoff"), "promote"]
+    )
+    assert candidate.command() == ".venv/bin/handoff"
+
+    monkeypatch.setattr(sys, "argv", ["/opt/app/bin/handoff", "promote"])
+    assert candidate.command() == "/opt/app/bin/handoff", "a path outside the project"
+
+    monkeypatch.setattr(sys, "argv", ["handoff", "promote"])
+    assert candidate.command() == "handoff", "found on PATH"

@@ -25,6 +25,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from update_package import REMOTE, UpdateError, check_source, last_message, read_answers
 
 PROG = "standards/template_changes.py"
@@ -48,8 +50,8 @@ def git_url(src: str, project: Path) -> str:
 
 def git(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """git, never prompting for a password it would wait for forever."""
-    return subprocess.run(  # git, with arguments this script builds.
-        ["git", *args],  # git from PATH, as Copier itself runs it.
+    return subprocess.run(  # noqa: S603  # git, with arguments this script builds.
+        ["git", *args],  # noqa: S607  # git from PATH, as Copier itself runs it.
         cwd=cwd,
         capture_output=True,
         text=True,
@@ -88,16 +90,14 @@ def changelog_at(url: str, tag: str) -> str:
         return done.stdout
 
 
-def tag_of(url: str, version: Any) -> str:
+def tag_of(url: str, version: Version | None) -> str:
     """The template's tag for `version` (Copier reports versions, PEP 440-normalised)."""
     listed = git("ls-remote", "--tags", "--refs", url)
     tags = [line.rsplit("refs/tags/", 1)[-1] for line in listed.stdout.splitlines()]
     return next((tag for tag in tags if parse(tag) == version), str(version))
 
 
-def parse(text: str) -> Any:
-    from packaging.version import InvalidVersion, Version
-
+def parse(text: str) -> Version | None:
     try:
         return Version(text)
     except InvalidVersion:
@@ -107,7 +107,9 @@ def parse(text: str) -> Any:
 def entries(changelog: str, after: str, upto: str) -> list[str]:
     """The changelog's version entries in (after, upto], as written, newest first."""
     low, high = parse(after), parse(upto)
-    sections: list[tuple[Any, list[str]]] = []
+    if high is None:
+        return []
+    sections: list[tuple[Version | None, list[str]]] = []
     for line in changelog.splitlines():
         heading = HEADING.match(line)
         if heading:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, run, tool_env
+from tests.conftest import REPO, answers, run, tool_env
 
 # A stand-in for uv: `lock` writes uv.lock, `run` runs the tool from PATH (this test
 # environment's), the kernel install is skipped (ipykernel is a project dependency).
@@ -108,7 +108,7 @@ def test_make_setup_installs_uv_with_pipx_and_uses_it_at_once(
 
     home = Path(env["HOME"])
     assert "uv is not installed: installing uv 0.13.8 with pipx" in result.stdout, result.stdout
-    assert (home / "pipx-args").read_text().split() == ["install", "--quiet", "uv==0.13.8"]
+    assert (home / "pipx-args").read_text().split() == ["install", "uv==0.13.8"]
     assert (path / "uv.lock").is_file(), "make setup did not go on with the uv pipx installed"
     assert "Ready. Next steps:" in result.stdout
     assert f"{home}/.local/bin/uv run --frozen jupyter lab" in result.stdout, (
@@ -304,3 +304,22 @@ def test_make_release_tags_head_once_its_changelog_entry_is_committed(
     assert "The tag 9.1.0 exists already: pick the next version." in again.stdout
     assert malformed.returncode != 0
     assert "v9.1.0 is not a PEP 440 version in canonical form" in malformed.stdout
+
+
+# --- The first commit ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["default", "contrast"])
+def test_every_generated_file_passes_the_linters_the_first_commit_runs(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """The git hooks lint and format every Python file, standards/ included."""
+    project = rendered[name]
+    formatter = answers(project)["formatter"]
+    check = (
+        ["black", "--check", "--quiet"] if formatter == "black" else ["ruff", "format", "--check"]
+    )
+    python = [p.relative_to(project).as_posix() for p in project.rglob("*.py")]
+
+    run(["ruff", "check", "--force-exclude", *python], cwd=project)
+    run([*check, *python], cwd=project)
