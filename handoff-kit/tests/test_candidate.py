@@ -623,3 +623,19 @@ def test_a_champion_without_a_recorded_api_is_not_compared(
     )
     assert candidate.api_review(version, None) == ([], [])
     assert candidate.api_review(version, version) == ([], [])
+
+
+def test_the_suggested_command_is_the_handoff_that_runs_relative_to_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        sys, "argv", [str(tmp_path / ".venv" / "bin" / "handoff"), "promote"]
+    )
+    assert candidate.command() == ".venv/bin/handoff"
+
+    monkeypatch.setattr(sys, "argv", ["/opt/app/bin/handoff", "promote"])
+    assert candidate.command() == "/opt/app/bin/handoff", "a path outside the project"
+
+    monkeypatch.setattr(sys, "argv", ["handoff", "promote"])
+    assert candidate.command() == "handoff", "found on PATH"

@@ -38,7 +38,8 @@ def test_hooks_ci_and_the_editor_run_the_locked_tools(
 ) -> None:
     project = rendered[name]
     given = answers(project)
-    runner = {"uv": "uv run --frozen ", "conda": "micromamba run -p .conda "}[given["env_manager"]]
+    # The environment's own bin/ folder: a hook needs neither uv nor conda on PATH.
+    runner = {"uv": ".venv/bin/", "conda": ".conda/bin/"}[given["env_manager"]]
 
     pins = dev_pins(project)
     assert {t for t in TOOLS if t != "black" or given["formatter"] == "black"} <= set(pins), (

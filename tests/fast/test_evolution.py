@@ -1,5 +1,5 @@
 """Template evolution, the static part: the cookiecutter entry point mirrors copier.yml,
-the generated README's Renovate sample is valid, and the guards `make update` relies on
+the project's renovate.json is valid, and the guards `make update` relies on
 (clean tree first, conflicts fail `make check` and the git hook) work."""
 
 from __future__ import annotations
@@ -114,20 +114,20 @@ def test_cookiecutter_refuses_a_bad_answer_with_copiers_own_message(
     assert not any(out.glob("*")), "cookiecutter left a half-made project"
 
 
-# --- The generated README's Renovate sample -----------------------------------------
+# --- Renovate's config, carried by every project -----------------------------------
 
 
-def test_the_renovate_sample_in_the_readme_passes_renovates_schema(
-    rendered: Mapping[str, Path], tmp_path: Path
+@pytest.mark.parametrize("name", ["default", "contrast"])
+def test_the_projects_renovate_config_passes_renovates_schema(
+    rendered: Mapping[str, Path], name: str
 ) -> None:
-    readme = (rendered["default"] / "README.md").read_text()
-    samples = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
-    assert len(samples) == 1, "the README should hold one renovate.json sample"
-    config = tmp_path / "renovate.json"
-    config.write_text(samples[0])
+    config = rendered[name] / "renovate.json"
 
-    run(["check-jsonschema", "--builtin-schema", "vendor.renovate", str(config)], cwd=tmp_path)
-    assert json.loads(samples[0])["copier"]["enabled"] is True, "the copier manager is off"
+    run(["check-jsonschema", "--builtin-schema", "vendor.renovate", str(config)], cwd=config.parent)
+    assert json.loads(config.read_text())["copier"]["enabled"] is True, "the copier manager is off"
+    assert "renovate.json" in (rendered[name] / "README.md").read_text(), (
+        "the README does not say what renovate.json is for"
+    )
 
 
 # --- Guards around `make update` ----------------------------------------------------
@@ -191,46 +191,157 @@ def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
     assert "README.md" in result.stdout, "the refusal does not name the changed file"
 
 
-def stand_in_copier(folder: Path, check_update: int) -> Path:
-    """A stand-in for Copier: `check-update` exits with `check_update` (0: up to date,
-    2: a newer version); any other command says it ran, and fails."""
+def stand_in_copier(folder: Path, latest: str | None) -> Path:
+    """A stand-in for Copier: `check-update` reports `latest` as the newest version
+    (None: the project is on the newest) as JSON, or with --quiet by its exit status
+    (2: a newer version); any other command says it ran, and fails."""
+    update = {
+        "update_available": latest is not None,
+        "current_version": "1.0.0",
+        "latest_version": latest or "1.0.0",
+    }
     copier = folder / "copier"
     copier.write_text(
-        f'#!/bin/sh\n[ "$1" = check-update ] && exit {check_update}\necho "copier $1 ran"; exit 1\n'
+        "#!/bin/sh\n"
+        f'if [ "$1" = check-update ]; then\n'
+        f'  [ "$2" = --quiet ] && exit {2 if latest else 0}\n'
+        f"  echo '{json.dumps(update)}'; exit 0\n"
+        "fi\n"
+        'echo "copier $1 ran"; exit 1\n'
     )
     copier.chmod(0o755)
     return copier
 
 
+CHANGELOG = """# Changelog
+
+## Unreleased
+
+- Not released yet.
+
+## 1.2.0
+
+- Newest change.
+
+## 1.1.0
+
+- Older change.
+
+## 1.0.0
+
+- The project's own version.
+"""
+
+
+@pytest.fixture
+def template_repo(tmp_path: Path) -> Path:
+    """A throwaway template source: a git repository tagged 1.0.0, 1.1.0 and 1.2.0,
+    whose CHANGELOG.md grows an entry with each version."""
+    repo = tmp_path / "template-source"
+    repo.mkdir()
+    env = tool_env(tmp_path)
+    run(["git", "init", "-q"], cwd=repo, env=env)
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        kept = CHANGELOG.split(f"## {version}")[1]
+        unreleased = "## Unreleased\n\n- Not released yet.\n\n"
+        (repo / "CHANGELOG.md").write_text(f"# Changelog\n\n{unreleased}## {version}{kept}")
+        run(["git", "add", "-A"], cwd=repo, env=env)
+        run(["git", "commit", "-qm", f"Release {version}"], cwd=repo, env=env)
+        run(["git", "tag", version], cwd=repo, env=env)
+    return repo
+
+
+def set_source(project: Path, env: dict[str, str], src: str) -> None:
+    """Record `src` as the project's template source, committed."""
+    answers_file = project / ".copier-answers.yml"
+    text = re.sub(r"(?m)^_src_path: .*$", f"_src_path: {src}", answers_file.read_text())
+    answers_file.write_text(text)
+    run(["git", "commit", "-qam", "Template source"], cwd=project, env=env)
+
+
+def make_update(
+    project: Path, env: dict[str, str], copier: Path, target: str = "update"
+) -> subprocess.CompletedProcess[str]:
+    # RUN= runs the project's scripts with this Python (its environment is not set up).
+    command = ["make", "--no-print-directory", target, f"COPIER={copier}", "RUN="]
+    return run(command, cwd=project, env=env, check=False)
+
+
 def test_make_update_with_nothing_newer_says_so_and_updates_nothing(
-    committed_project: tuple[Path, dict[str, str]], tmp_path: Path
+    committed_project: tuple[Path, dict[str, str]], template_repo: Path, tmp_path: Path
 ) -> None:
     project, env = committed_project
-    copier = stand_in_copier(tmp_path, check_update=0)
+    set_source(project, env, str(template_repo))
 
-    result = run(
-        ["make", "--no-print-directory", "update", f"COPIER={copier}"], cwd=project, env=env
-    )
+    result = make_update(project, env, stand_in_copier(tmp_path, latest=None))
 
+    assert result.returncode == 0, result.stdout + result.stderr
     assert "Already on the newest template version" in result.stdout, result.stdout
     assert "ran" not in result.stdout, f"an update ran with nothing newer:\n{result.stdout}"
 
 
-def test_make_update_with_a_newer_version_runs_the_update(
+def test_make_update_shows_the_changelog_entries_it_brings_then_updates(
+    committed_project: tuple[Path, dict[str, str]], template_repo: Path, tmp_path: Path
+) -> None:
+    project, env = committed_project
+    set_source(project, env, str(template_repo))
+
+    result = make_update(project, env, stand_in_copier(tmp_path, latest="1.2.0"))
+
+    out = result.stdout
+    assert "Template 1.0.0 -> 1.2.0, from its CHANGELOG.md:" in out, out
+    assert "## 1.2.0\n\n- Newest change." in out, f"the newest entry is missing:\n{out}"
+    assert "## 1.1.0\n\n- Older change." in out, f"an entry in between is missing:\n{out}"
+    assert "own version" not in out, "the project's own version's entry is shown as news"
+    assert "Not released yet" not in out, "the Unreleased notes are shown as a version"
+    assert out.index("## 1.1.0") < out.index("copier update ran"), (
+        "the CHANGELOG entries do not come before the update"
+    )
+    assert result.returncode != 0, "a failed copier update did not fail make update"
+
+
+@pytest.mark.parametrize(
+    ("src", "says"),
+    [
+        (".", "_src_path '.' is this project itself"),
+        ("/nowhere/handoff", "the template '/nowhere/handoff' (_src_path) is not at"),
+        ("file:///nowhere/handoff.git", "the template 'file:///nowhere/handoff.git' "
+         "(_src_path) cannot be reached"),
+    ],
+)  # fmt: skip
+def test_make_update_refuses_a_template_source_it_cannot_reach_in_one_line(
+    committed_project: tuple[Path, dict[str, str]], tmp_path: Path, src: str, says: str
+) -> None:
+    project, env = committed_project
+    set_source(project, env, src)
+
+    result = make_update(project, env, stand_in_copier(tmp_path, latest="1.2.0"))
+
+    assert result.returncode != 0, f"make update went on with _src_path {src}"
+    assert "ran" not in result.stdout, "Copier ran with a source it cannot reach"
+    assert "Traceback" not in result.stderr
+    said = [line for line in result.stderr.splitlines() if not line.startswith("make: ***")]
+    assert len(said) == 1, f"not one line:\n{result.stderr}"
+    assert said[0].startswith(f"standards/template_changes.py: error: {says}"), said[0]
+    assert "set _src_path in .copier-answers.yml to the template's git URL" in said[0], (
+        "the refusal does not say how to fix _src_path"
+    )
+
+
+def test_make_update_check_fails_saying_so_when_the_project_is_behind(
     committed_project: tuple[Path, dict[str, str]], tmp_path: Path
 ) -> None:
     project, env = committed_project
-    copier = stand_in_copier(tmp_path, check_update=2)
+    behind = tmp_path / "behind"
+    behind.mkdir()
 
-    result = run(
-        ["make", "--no-print-directory", "update", f"COPIER={copier}"],
-        cwd=project,
-        env=env,
-        check=False,
-    )
+    newer = make_update(project, env, stand_in_copier(behind, "1.2.0"), "update-check")
+    current = make_update(project, env, stand_in_copier(tmp_path, None), "update-check")
 
-    assert "copier update ran" in result.stdout, result.stdout
-    assert result.returncode != 0, "a failed copier update did not fail make update"
+    assert newer.returncode != 0, "make update-check passes while the project is behind"
+    assert "A newer template version exists: run 'make update'" in newer.stdout, newer.stdout
+    assert current.returncode == 0, current.stdout + current.stderr
+    assert "On the newest template version" in current.stdout, current.stdout
 
 
 # --- hooks/migrate.py, the helper migrations call ----------------------------------

@@ -100,7 +100,8 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
     files = rel(rendered["default"])
     expected = {
         ".copier-answers.yml", ".devcontainer/devcontainer.json", ".dockerignore",
-        ".editorconfig", ".gitattributes", ".github/workflows/check.yml", ".gitignore",
+        ".editorconfig", ".gitattributes", ".github/workflows/check.yml",
+        ".github/workflows/template-update.yml", ".gitignore", "renovate.json",
         ".pre-commit-config.yaml", ".python-version", ".vscode/extensions.json",
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
         "api/openapi.json",
@@ -121,7 +122,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "pyproject.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
-        "standards/update_package.py", "standards/uv.mk",
+        "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
     }  # fmt: skip
     kit = {f for f in files if f.startswith("standards/handoff-kit/")}
     files -= kit

@@ -23,19 +23,15 @@ SAME_RULE_OTHER_TOOL = {"check-merge-conflict": "git grep"}
 
 
 def hook_tools(project: Path) -> dict[str, str]:
-    """Each hook's id and the command it runs, without the environment prefix."""
+    """Each hook's id and the tool it runs (`make TARGET` for make)."""
     hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
     tools = {}
     for repo in hooks["repos"]:
         for hook in repo["hooks"]:
             words = shlex.split(hook["entry"])
-            # `uv run --frozen TOOL`, `micromamba run -p .conda TOOL`: the tool is
-            # the first word after the runner's own options.
-            if words[:2] in (["uv", "run"], ["micromamba", "run"]):
-                words = words[2:]
-                while words and words[0].startswith("-"):
-                    words = words[2:] if words[0] == "-p" else words[1:]
-            tools[hook["id"]] = " ".join(words[:3] if words[0] == "make" else words[:1])
+            # `.venv/bin/TOOL ...`: the environment's own tool, by its name.
+            tool = Path(words[0]).name
+            tools[hook["id"]] = f"make {words[-1]}" if tool == "make" else tool
     return tools
 
 

@@ -35,7 +35,8 @@ def test_pre_commit_hooks_are_all_local(rendered: Mapping[str, Path]) -> None:
         assert repos == {"local"}, f"{name}: non-local hook repos {repos - {'local'}}"
         ids = {hook["id"] for repo in config["repos"] for hook in repo["hooks"]}
         formatter = "black" if answers(project)["formatter"] == "black" else "ruff-format"
-        expected = {formatter, "ruff", "nbstripout", "check-merge-conflict",
+        # Notebook outputs are nbstripout's git filter's job, not a hook's.
+        expected = {formatter, "ruff", "check-merge-conflict",
                     "unresolved-conflicts", "check-added-large-files",
                     "detect-private-key"}  # fmt: skip
         assert ids == expected, f"{name}: hooks {ids} differ from {expected}"

@@ -20,6 +20,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from handoff_kit import registry
 from handoff_kit.compat import SEMVER, compare, major
@@ -299,7 +300,7 @@ def promote(
     say("Champions so far (oldest first):")
     for promotion in store.promotions():
         say(f"  version {promotion.version}  {promotion.at}  by {promotion.by}")
-    say(f"Serve it: handoff predict --model models:/{name}@{CHAMPION} --input FILE")
+    say(f"Serve it: {command()} predict --model models:/{name}@{CHAMPION} --input FILE")
     return 0
 
 
@@ -316,3 +317,16 @@ def who() -> str:
     except OSError:
         email = ""
     return email or getpass.getuser()
+
+
+def command() -> str:
+    """How to run `handoff` again from here. The project's environment need not be
+    on PATH (the tasks find it through uv), so: the program running now, relative
+    to the working directory when under it (`.venv/bin/handoff`)."""
+    program = Path(sys.argv[0])
+    if program.name != "handoff" or os.sep not in sys.argv[0]:
+        return "handoff"  # Found on PATH, or not run as the `handoff` command.
+    path = Path.cwd() / program  # An absolute `program` stays as it is.
+    if path.is_relative_to(Path.cwd()):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
