@@ -5,6 +5,7 @@
     handoff snapshot               record the contracts after a reviewed change
     handoff promote                make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
+    handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
@@ -19,6 +20,7 @@ says why; 2 when the command line itself is wrong (argparse prints the usage).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,7 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from handoff_kit import __version__, candidate, catalog, config, gate, registry
+from handoff_kit import __version__, batch, candidate, catalog, config, gate, registry
 from handoff_kit.compat import may_record, read_snapshot, write_snapshot
 from handoff_kit.registry.card import model_card
 from handoff_kit.registry.records import (
@@ -216,7 +218,40 @@ def build_parser() -> argparse.ArgumentParser:
     predict_command.add_argument(
         "--output", type=Path, help="where to write the predictions (default: stdout)"
     )
+    score_command = commands.add_parser(
+        "score", help="score a Parquet directory into another with Apache Spark"
+    )
+    score_command.add_argument("input", help="Parquet file or directory (path or URI)")
+    score_command.add_argument(
+        "output", help="the Parquet directory to write; must not exist"
+    )
+    score_command.add_argument(
+        "--model", help="a registry model (default: models:/<name>@champion)"
+    )
+    score_command.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="an input column (an id) to copy beside the predictions; repeatable",
+    )
+    score_command.add_argument(
+        "--master",
+        default="local[*]",
+        help="Spark master when SPARK_REMOTE is unset (default: local[*])",
+    )
     return parser
+
+
+def score(settings: config.Settings, args: argparse.Namespace) -> None:
+    """`handoff score`: the batch job (handoff_kit/batch.py), with its progress."""
+    model = args.model or f"models:/{settings.model_name}@{registry.CHAMPION}"
+    remote = os.environ.get("SPARK_REMOTE")
+    where = f"Spark Connect ({remote})" if remote else f"Spark ({args.master})"
+    say(f"Scoring {args.input} with {model} on {where}.")
+    job = batch.Job(args.input, args.output, tuple(args.keep), args.master)
+    rows = batch.score(settings, model, job)
+    say(f"Scored {rows} rows into {args.output}.")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -229,6 +264,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             train(settings)
         elif args.command == "predict":
             predict(settings, args.model, args.input, args.output)
+        elif args.command == "score":
+            score(settings, args)
         elif args.command == "snapshot":
             return snapshot(settings)
         elif args.command == "promote":
@@ -239,5 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return gate.run(settings, [g for g in available if g.name in only])
     except (UnusableError, config.ConfigError, registry.RegistryError) as error:
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except batch.BatchError as error:  # Its refusals have a line per broken rule.
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
         return EXIT_UNUSABLE
     return 0
