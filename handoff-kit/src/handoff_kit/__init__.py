@@ -9,10 +9,17 @@ The `handoff` command runs it all (see cli.py).
 
 from __future__ import annotations
 
+import warnings
 from importlib import metadata
 
-from handoff_kit.contracts import ContractViolation, Failure, Schema
-from handoff_kit.training import Trained
+# pandera imports pyspark when it is installed (the `spark` extra), and pyspark
+# warns about pandas 3 on import: advice for its users, not ours (see batch.py).
+warnings.filterwarnings(
+    "ignore", "PySpark does not yet fully support pandas", FutureWarning
+)
+
+from handoff_kit.contracts import ContractViolation, Failure, Schema  # noqa: E402
+from handoff_kit.training import Trained  # noqa: E402
 
 __version__ = metadata.version("handoff-kit")
 

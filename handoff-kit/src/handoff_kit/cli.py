@@ -9,6 +9,7 @@
     handoff serve [--model URI] [--host 127.0.0.1] [--port 8000]
                                    serve the model over HTTP (its API: the contract's)
     handoff openapi [--check]      write the API's OpenAPI document, or check it is current
+    handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
@@ -25,15 +26,25 @@ says why; 2 when the command line itself is wrong (argparse prints the usage).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from handoff_kit import __version__, api, candidate, catalog, config, gate, registry
+from handoff_kit import (
+    __version__,
+    api,
+    batch,
+    candidate,
+    catalog,
+    config,
+    gate,
+    registry,
+)
 from handoff_kit.compat import may_record, read_snapshot, write_snapshot
 from handoff_kit.registry.card import model_card
 from handoff_kit.registry.records import (
@@ -334,7 +345,73 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; fail when the committed document differs from the contract's",
     )
+    score_command = commands.add_parser(
+        "score", help="score a Parquet directory into another with Apache Spark"
+    )
+    score_command.add_argument("input", help="Parquet file or directory (path or URI)")
+    score_command.add_argument(
+        "output", help="the Parquet directory to write; must not exist"
+    )
+    score_command.add_argument(
+        "--model", help="a registry model (default: models:/<name>@champion)"
+    )
+    score_command.add_argument(
+        "--keep",
+        action="append",
+        default=[],
+        metavar="COLUMN",
+        help="an input column (an id) to copy beside the predictions; repeatable",
+    )
+    score_command.add_argument(
+        "--master",
+        default="local[*]",
+        help="Spark master when SPARK_REMOTE is unset (default: local[*])",
+    )
     return parser
+
+
+def score(settings: config.Settings, args: argparse.Namespace) -> None:
+    """`handoff score`: the batch job (handoff_kit/batch.py), with its progress."""
+    model = args.model or f"models:/{settings.model_name}@{registry.CHAMPION}"
+    remote = os.environ.get("SPARK_REMOTE")
+    where = f"Spark Connect ({remote})" if remote else f"Spark ({args.master})"
+    say(f"Scoring {args.input} with {model} on {where}.")
+    job = batch.Job(args.input, args.output, tuple(args.keep), args.master)
+    rows = batch.score(settings, model, job)
+    say(f"Scored {rows} rows into {args.output}.")
+
+
+def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
+    """Run the command `args` name; its exit status."""
+    commands: dict[str, Callable[[], object]] = {
+        "train": lambda: train(settings),
+        "predict": lambda: predict(settings, args.model, args.input, args.output),
+        "serve": lambda: serve(settings, args),
+        "openapi": lambda: openapi(settings, args.check),
+        "score": lambda: score(settings, args),
+        "snapshot": lambda: snapshot(settings),
+        "promote": lambda: promote(settings, args),
+        "gate": lambda: gate.run(
+            settings,
+            [g for g in gate.gates(settings) if g.name in (args.only or GATES)],
+        ),
+    }
+    status = commands[args.command]()
+    # An int is an exit status; the others succeed or raise UnusableError.
+    return status if isinstance(status, int) else 0
+
+
+def promote(settings: config.Settings, args: argparse.Namespace) -> int:
+    """`handoff promote`, with the risks its flags accept."""
+    allowed = {
+        flag
+        for flag, given in [
+            (candidate.ALLOW_DIRTY, args.allow_dirty),
+            (candidate.ALLOW_MAJOR, args.allow_major),
+        ]
+        if given
+    }
+    return candidate.promote(settings, allowed=frozenset(allowed))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -342,31 +419,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        settings = config.load()
-        if args.command == "train":
-            train(settings)
-        elif args.command == "predict":
-            predict(settings, args.model, args.input, args.output)
-        elif args.command == "serve":
-            serve(settings, args)
-        elif args.command == "openapi":
-            return openapi(settings, args.check)
-        elif args.command == "snapshot":
-            return snapshot(settings)
-        elif args.command == "promote":
-            allowed = {
-                flag
-                for flag, given in [
-                    (candidate.ALLOW_DIRTY, args.allow_dirty),
-                    (candidate.ALLOW_MAJOR, args.allow_major),
-                ]
-                if given
-            }
-            return candidate.promote(settings, allowed=frozenset(allowed))
-        else:
-            available = gate.gates(settings)
-            only = args.only or GATES
-            return gate.run(settings, [g for g in available if g.name in only])
+        return dispatch(config.load(), args)
     except (
         UnusableError,
         config.ConfigError,
@@ -375,4 +428,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ) as error:
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
-    return 0
+    except batch.BatchError as error:  # Its refusals have a line per broken rule.
+        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+        return EXIT_UNUSABLE
