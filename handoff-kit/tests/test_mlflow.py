@@ -147,7 +147,7 @@ def test_any_answer_from_the_server_counts_as_reachable_and_retries_are_bounded(
     for name in mlflow_store.HTTP_DEFAULTS:
         monkeypatch.setenv(name, "unset")
         monkeypatch.delenv(name)
-    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "7")  # The user's own choice.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "7")  # The user's choice.
     server = HTTPServer(("127.0.0.1", 0), Refusing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -162,7 +162,7 @@ def test_any_answer_from_the_server_counts_as_reachable_and_retries_are_bounded(
     assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2", (
         "MLflow would retry an unanswering server for minutes"
     )
-    assert os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] == "7", (
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "7", (
         "the user's setting was lost"
     )
 

@@ -40,13 +40,15 @@ def mlflow_server(
     yields its URL once it answers, and stops it afterwards."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    # No job runner (eight processes for GenAI jobs a registry never runs).
+    quiet = {**(env or os.environ), "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
     log_path = folder / "server.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(
             [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port),
              "--workers", str(workers), "--backend-store-uri", backend_store,
              "--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")],
-            cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=folder, env=quiet, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:
             deadline = time.monotonic() + 120
@@ -63,7 +65,11 @@ def mlflow_server(
             yield url
         finally:
             os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(server.pid, signal.SIGKILL)
+                server.wait(timeout=30)
 
 
 def postgres_bin() -> Path | None:

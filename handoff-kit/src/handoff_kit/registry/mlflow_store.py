@@ -61,13 +61,12 @@ PROMOTIONS_TAG = "handoff.promotions"
 NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 # How long a tracking server has to answer the first request.
 REACHABLE_WITHIN = 5.0
-# MLflow retries a server for minutes by default (7 retries, backoff factor 2):
-# the kit's commands are interactive, so unless the user says otherwise it
-# retries twice, and gives a request two minutes.
+# MLflow retries a failing request for minutes by default (7 retries, backoff
+# factor 2): the kit's commands are interactive, so unless the user says
+# otherwise it retries twice, a second apart.
 HTTP_DEFAULTS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "120",
 }
 
 
