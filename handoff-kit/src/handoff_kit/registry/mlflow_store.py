@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -36,7 +34,7 @@ from mlflow.types import Schema as MlflowSchema
 
 from handoff_kit.config import Settings
 from handoff_kit.contracts import Schema
-from handoff_kit.registry import Scorer
+from handoff_kit.registry import Scorer, reachable
 from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
@@ -59,8 +57,6 @@ PROMOTION_TAG = "handoff.promotion."
 PROMOTIONS_TAG = "handoff.promotions"
 # MLflow's answers when a model, version or alias does not exist.
 NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
-# How long a tracking server has to answer the first request.
-REACHABLE_WITHIN = 5.0
 # MLflow retries a failing request for minutes by default (7 retries, backoff
 # factor 2): the kit's commands are interactive, so unless the user says
 # otherwise it retries twice, a second apart.
@@ -279,31 +275,6 @@ def tags(manifest: Manifest) -> dict[str, str]:
         "kit_version": manifest.kit_version,
         "trained_by": manifest.trained_by,
     }
-
-
-def reachable(uri: str) -> None:
-    """Fail in seconds, naming `uri`, when an HTTP tracking server does not answer.
-
-    MLflow itself would retry for minutes and end with a traceback. Any HTTP
-    answer counts: whether the server lets this user in is MLflow's to say.
-    """
-    if not uri.startswith(("http://", "https://")):
-        return  # A database or a folder: MLflow's own errors name it.
-    try:
-        health = f"{uri.rstrip('/')}/health"
-        # The URI is the user's own setting, http(s) only (checked above).
-        with urllib.request.urlopen(health, timeout=REACHABLE_WITHIN):  # noqa: S310
-            pass
-    except urllib.error.HTTPError:
-        pass
-    except (OSError, ValueError) as error:
-        reason = getattr(error, "reason", error)
-        msg = (
-            f"cannot reach the MLflow tracking server at {uri} (MLFLOW_TRACKING_URI): "
-            f"{reason}; start the server, fix MLFLOW_TRACKING_URI, or unset it to "
-            "use the project's own registry"
-        )
-        raise RegistryError(msg) from None
 
 
 def to_mlflow(signature: Signature) -> ModelSignature:
