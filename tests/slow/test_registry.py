@@ -12,19 +12,15 @@ import csv
 import hashlib
 import io
 import json
-import os
-import signal
-import socket
 import subprocess
-import time
 import tomllib
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ANSWER_SETS, REPO, Project, answers, new_project
+from tests.slow import servers
 
 pytestmark = pytest.mark.slow
 
@@ -306,45 +302,16 @@ def test_a_candidate_under_an_incompatible_contract_version_is_refused_by_make_p
 # --- MLflow, on a server: MLFLOW_TRACKING_URI -----------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def mlflow_server(mlflow_project: Project, tmp_path: Path) -> Iterator[str]:
     """A real `mlflow server` from the project's environment on 127.0.0.1, stopped afterwards."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(
-        [str(mlflow_project.path / ".venv/bin/mlflow"), "server", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "artifacts")],
-        cwd=tmp_path, env=mlflow_project.env, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(
-                    f"mlflow server did not start:\n{(tmp_path / 'server.log').read_text()}"
-                )
-            time.sleep(1)
+    with servers.mlflow_server(
+        mlflow_project.path / ".venv/bin/mlflow",
+        f"sqlite:///{tmp_path / 'server.db'}",
+        tmp_path,
+        env=mlflow_project.env,
+    ) as url:
         yield url
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
 
 
 def test_the_same_flow_runs_against_an_mlflow_server_named_by_the_environment(

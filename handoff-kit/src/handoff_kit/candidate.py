@@ -13,9 +13,7 @@ model may have been trained on another machine, and the report says so.
 
 from __future__ import annotations
 
-import getpass
 import os
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +24,7 @@ from handoff_kit import registry
 from handoff_kit.compat import SEMVER, compare, major
 from handoff_kit.config import Settings
 from handoff_kit.registry import CANDIDATE, CHAMPION, ModelVersion, Scorer
-from handoff_kit.registry.records import contract_signature, lock_hash
+from handoff_kit.registry.records import contract_signature, lock_hash, who
 from handoff_kit.report import Result, run_command
 
 # The acceptance scenarios load the model this variable names (see their steps).
@@ -302,21 +300,6 @@ def promote(
         say(f"  version {promotion.version}  {promotion.at}  by {promotion.by}")
     say(f"Serve it: {command()} predict --model models:/{name}@{CHAMPION} --input FILE")
     return 0
-
-
-def who() -> str:
-    """Who promotes: the git user's email, else the login name."""
-    try:
-        # git from PATH, as make finds it.
-        email = subprocess.run(
-            ["git", "config", "user.email"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        email = ""
-    return email or getpass.getuser()
 
 
 def command() -> str:

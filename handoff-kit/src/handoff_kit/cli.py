@@ -53,6 +53,7 @@ from handoff_kit.registry.records import (
     contract_signature,
     git_commit,
     lock_hash,
+    who,
 )
 from handoff_kit.scenarios import ScenarioError
 from handoff_kit.training import Trained
@@ -118,6 +119,8 @@ def write_table(table: pd.DataFrame, path: Path | None) -> None:
 
 def train(settings: config.Settings) -> ModelVersion:
     """Train and evaluate the model, then register it as the new candidate."""
+    # Opened first: an unreachable registry server fails before minutes of training.
+    store = registry.open_registry(settings)
     say(f"Training the model ({settings.train_function}).")
     try:
         trained = settings.trainer()()
@@ -154,8 +157,8 @@ def train(settings: config.Settings) -> ModelVersion:
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         kit_version=__version__,
         api=api.served_contract(settings.contract),
+        trained_by=who(),
     )
-    store = registry.open_registry(settings)
     say(f"Registering the model in {store.location()}.")
     card = model_card(settings, manifest, used, trained)
     version = store.register(trained.model, manifest, card, trained.example)

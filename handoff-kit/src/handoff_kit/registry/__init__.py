@@ -13,7 +13,10 @@ Two backends, chosen by `registry` in [tool.handoff]:
 
 from __future__ import annotations
 
+import os
 import re
+import urllib.error
+import urllib.request
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -40,9 +43,12 @@ __all__ = [
     "load",
     "open_registry",
     "parse_uri",
+    "reachable",
     "resolve",
 ]
 
+# How long a tracking server has to answer the first request.
+REACHABLE_WITHIN = 5.0
 # models:/<name>@<alias> or models:/<name>/<version>, as MLflow writes them.
 MODEL_URI = re.compile(
     r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[\w-]+)|/(?P<version>\d+))$"
@@ -98,6 +104,8 @@ class Registry(Protocol):
 def open_registry(settings: config.Settings) -> Registry:
     """The registry of the project `settings` describe."""
     if settings.registry == "mlflow":
+        # A server that does not answer is reported before MLflow's import.
+        reachable(os.environ.get("MLFLOW_TRACKING_URI", ""))
         # Importing MLflow takes seconds: only commands that use it pay for it.
         from handoff_kit.registry.mlflow_store import MlflowRegistry  # noqa: PLC0415
 
@@ -105,6 +113,31 @@ def open_registry(settings: config.Settings) -> Registry:
     from handoff_kit.registry.file_store import FileRegistry  # noqa: PLC0415
 
     return FileRegistry(settings)
+
+
+def reachable(uri: str) -> None:
+    """Fail in seconds, naming `uri`, when an HTTP tracking server does not answer.
+
+    MLflow itself would retry for minutes and end with a traceback. Any HTTP
+    answer counts: whether the server lets this user in is MLflow's to say.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return  # A database or a folder: MLflow's own errors name it.
+    try:
+        health = f"{uri.rstrip('/')}/health"
+        # The URI is the user's own setting, http(s) only (checked above).
+        with urllib.request.urlopen(health, timeout=REACHABLE_WITHIN):  # noqa: S310
+            pass
+    except urllib.error.HTTPError:
+        pass
+    except (OSError, ValueError) as error:
+        reason = getattr(error, "reason", error)
+        msg = (
+            f"cannot reach the MLflow tracking server at {uri} (MLFLOW_TRACKING_URI): "
+            f"{reason}; start the server, fix MLFLOW_TRACKING_URI, or unset it to "
+            "use the project's own registry"
+        )
+        raise RegistryError(msg) from None
 
 
 def parse_uri(

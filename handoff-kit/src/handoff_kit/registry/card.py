@@ -55,6 +55,7 @@ def model_card(
         f"| Contract version | {manifest.contract_version} |",
         f"| Trained from commit | `{manifest.git_commit}` |",
         f"| Trained at | {manifest.created_at} |",
+        f"| Trained by | {manifest.trained_by or 'not recorded'} |",
         "",
         "## Intended use",
         "",

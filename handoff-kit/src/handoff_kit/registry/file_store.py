@@ -2,6 +2,8 @@
 
     models/<model-name>/
       registry.json      the aliases (candidate, champion) and every promotion
+      registry.lock      held by whoever writes (a file lock: registering, promoting)
+      registry.lock.holder   who holds it: user, host, process, command
       1/model.pkl        the model, pickled
       1/manifest.json    contract version, commit, lock hash, data, metrics, signature
       1/model_card.md    what the model predicts, for whom, from what
@@ -9,16 +11,28 @@
 
 models/ is git-ignored: share a version by copying its folder. A team that
 shares many versions is better served by an MLflow registry server.
+
+Every write takes the lock, so processes that train or promote at once (two
+terminals, a scheduled job) get distinct versions and a complete history; one
+that waits says who holds the lock. The operating system releases the lock of a
+process that dies, so none is ever left stale.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
 import pickle
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from filelock import FileLock, Timeout
 
 from handoff_kit.config import Settings
 from handoff_kit.registry import Scorer
@@ -32,6 +46,19 @@ from handoff_kit.registry.records import (
     manifest_json,
 )
 
+# Waiting longer than this for the lock is reported, with who holds it.
+QUIET_WAIT = 1.0
+# Then the writer waits this long at most before giving up with the holder named.
+LONGEST_WAIT = 600.0
+
+
+def holder() -> str:
+    """This process, as a waiting writer is told about it."""
+    command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "?"
+    return (
+        f"{getpass.getuser()} on {socket.gethostname()} (pid {os.getpid()}: {command})"
+    )
+
 
 class FileRegistry:
     """Model versions in folders, aliases and promotions in registry.json."""
@@ -41,6 +68,8 @@ class FileRegistry:
         self.name = settings.model_name
         self.home = settings.root / "models" / self.name
         self.index = self.home / "registry.json"
+        self.lock = self.home / "registry.lock"
+        self.holder = self.home / "registry.lock.holder"
 
     def location(self) -> str:
         return f"the file registry {self.home}/"
@@ -48,19 +77,20 @@ class FileRegistry:
     def register(
         self, model: Scorer, manifest: Manifest, card: str, example: pd.DataFrame
     ) -> ModelVersion:
-        numbers = [int(path.name) for path in self._version_dirs()]
-        version = str(max(numbers, default=0) + 1)
-        folder = self.home / version
-        folder.mkdir(parents=True)
-        (folder / "model.pkl").write_bytes(pickle.dumps(model))
-        (folder / "model_card.md").write_text(card)
-        example.to_csv(folder / "example.csv", index=False)
-        # The manifest is written last: a folder without one is an aborted run.
-        (folder / "manifest.json").write_text(manifest_json(manifest))
-        index = self._read_index()
-        index["aliases"][CANDIDATE] = version
-        self._write_index(index)
-        return self.get(version)
+        with self._locked():
+            numbers = [int(path.name) for path in self._version_dirs()]
+            version = str(max(numbers, default=0) + 1)
+            folder = self.home / version
+            folder.mkdir(parents=True)
+            (folder / "model.pkl").write_bytes(pickle.dumps(model))
+            (folder / "model_card.md").write_text(card)
+            example.to_csv(folder / "example.csv", index=False)
+            # The manifest is written last: a folder without one is an aborted run.
+            (folder / "manifest.json").write_text(manifest_json(manifest))
+            index = self._read_index()
+            index["aliases"][CANDIDATE] = version
+            self._write_index(index)
+            return self.get(version)
 
     def get(self, version: str) -> ModelVersion:
         manifest = self.home / version / "manifest.json"
@@ -93,13 +123,48 @@ class FileRegistry:
         return model
 
     def promote(self, version: ModelVersion, by: str, at: str) -> None:
-        index = self._read_index()
-        index["aliases"][CHAMPION] = version.version
-        index["promotions"].append({"version": version.version, "at": at, "by": by})
-        self._write_index(index)
+        with self._locked():
+            index = self._read_index()
+            index["aliases"][CHAMPION] = version.version
+            index["promotions"].append({"version": version.version, "at": at, "by": by})
+            self._write_index(index)
 
     def promotions(self) -> list[Promotion]:
         return [Promotion(**entry) for entry in self._read_index()["promotions"]]
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the registry's lock, saying who holds it when it must wait."""
+        self.home.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.lock)
+        try:
+            lock.acquire(timeout=QUIET_WAIT)
+        except Timeout:
+            print(
+                f"Waiting for {self.location()}: {self._holder()} is writing to it.",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                lock.acquire(timeout=LONGEST_WAIT)
+            except Timeout:
+                msg = (
+                    f"{self.location()} stayed locked for {LONGEST_WAIT:.0f} s by "
+                    f"{self._holder()}: stop that process, or wait and try again"
+                )
+                raise RegistryError(msg) from None
+        try:
+            self.holder.write_text(holder() + "\n")
+            yield
+        finally:
+            self.holder.unlink(missing_ok=True)
+            lock.release()
+
+    def _holder(self) -> str:
+        try:
+            return self.holder.read_text().strip() or "another process"
+        except FileNotFoundError:  # It has just let go.
+            return "another process"
 
     def _version_dirs(self) -> list[Path]:
         if not self.home.is_dir():

@@ -5,7 +5,10 @@ artifacts beside it in mlartifacts/ (both git-ignored). There is nothing to
 start; `mlflow ui --backend-store-uri sqlite:///mlflow.db`, run in the project's
 environment, browses them.
 Set MLFLOW_TRACKING_URI (e.g. https://mlflow.example.com) and every command
-uses that server instead; nothing else changes.
+uses that server instead; nothing else changes. A team shares one server: MLflow
+numbers the versions of members who train at once, and each promotion is a tag of
+its own, so promotions at once lose none of the history. A server that does not
+answer fails the command in seconds, naming the URI.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 from functools import cached_property
@@ -34,7 +38,7 @@ from mlflow.types import Schema as MlflowSchema
 
 from handoff_kit.config import Settings
 from handoff_kit.contracts import Schema
-from handoff_kit.registry import Scorer
+from handoff_kit.registry import Scorer, reachable
 from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
@@ -51,10 +55,21 @@ EMBEDDED_STORE = "mlflow.db"
 ARTIFACTS = "mlartifacts"
 # The API the version serves (Manifest.api), as JSON.
 API_TAG = "api_contract"
-# A version's promotions, one "<time> <who>" line each (aliases keep no history).
+# Aliases keep no history: each promotion is a version tag of its own,
+# handoff.promotion.<nanoseconds>.<pid> = "<time> <who>", so that promotions at
+# once never overwrite each other. Versions promoted by kit 0.2.0 have the older
+# tag handoff.promotions, one "<time> <who>" line per promotion.
+PROMOTION_TAG = "handoff.promotion."
 PROMOTIONS_TAG = "handoff.promotions"
 # MLflow's answers when a model, version or alias does not exist.
 NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# MLflow retries a failing request for minutes by default (7 retries, backoff
+# factor 2): the kit's commands are interactive, so unless the user says
+# otherwise it retries twice, a second apart.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+}
 # What MLflow prints (not logs) when it registers a version; `handoff train` says it.
 REGISTRY_CHATTER = (
     "Successfully registered model ",
@@ -111,6 +126,10 @@ class MlflowRegistry:
         server = os.environ.get("MLFLOW_TRACKING_URI")
         self.store = None if server else settings.root / EMBEDDED_STORE
         self.tracking_uri = server or f"sqlite:///{self.store}"
+        if server:
+            for name, value in HTTP_DEFAULTS.items():
+                os.environ.setdefault(name, value)
+            reachable(server)
 
     @cached_property
     def client(self) -> MlflowClient:
@@ -204,20 +223,32 @@ class MlflowRegistry:
         return wrapper.model
 
     def promote(self, version: ModelVersion, by: str, at: str) -> None:
+        # Recorded first, then the alias moved. Two promotions at once may move
+        # the alias in either order: each promoter then points it at the newest
+        # promotion recorded, so the alias and the history end up agreeing.
+        key = f"{PROMOTION_TAG}{time.time_ns()}.{os.getpid()}"
+        self.client.set_model_version_tag(self.name, version.version, key, f"{at} {by}")
         self.client.set_registered_model_alias(self.name, CHAMPION, version.version)
-        before = self.client.get_model_version(self.name, version.version).tags
-        history = [*before.get(PROMOTIONS_TAG, "").splitlines(), f"{at} {by}"]
-        self.client.set_model_version_tag(
-            self.name, version.version, PROMOTIONS_TAG, "\n".join(history)
-        )
+        newest = self._history()[-1][2]
+        if newest.version != version.version:
+            self.client.set_registered_model_alias(self.name, CHAMPION, newest.version)
 
     def promotions(self) -> list[Promotion]:
+        return [promotion for _, _, promotion in self._history()]
+
+    def _history(self) -> list[tuple[str, str, Promotion]]:
+        """Every promotion as (time, tag, promotion), oldest first; the tag orders
+        promotions recorded in the same second."""
         found = []
         for version in self.client.search_model_versions(f"name = '{self.name}'"):
-            for line in version.tags.get(PROMOTIONS_TAG, "").splitlines():
-                at, _, by = line.partition(" ")
-                found.append(Promotion(str(version.version), at, by))
-        return sorted(found, key=lambda promotion: promotion.at)
+            number = str(version.version)
+            for key, value in version.tags.items():
+                lines = value.splitlines() if key == PROMOTIONS_TAG else [value]
+                if key == PROMOTIONS_TAG or key.startswith(PROMOTION_TAG):
+                    for line in lines:
+                        at, _, by = line.partition(" ")
+                        found.append((at, key, Promotion(number, at, by)))
+        return sorted(found, key=lambda entry: entry[:2])
 
     @contextmanager
     def _tracking(self) -> Iterator[None]:
@@ -244,7 +275,16 @@ class MlflowRegistry:
         location = (
             None if self.store is None else self.store.with_name(ARTIFACTS).as_uri()
         )
-        return str(self.client.create_experiment(self.name, artifact_location=location))
+        try:
+            return str(
+                self.client.create_experiment(self.name, artifact_location=location)
+            )
+        except MlflowException as error:
+            # Another member's first training created it a moment ago.
+            experiment = self.client.get_experiment_by_name(self.name)
+            if error.error_code != "RESOURCE_ALREADY_EXISTS" or experiment is None:
+                raise
+            return str(experiment.experiment_id)
 
     def _version(self, version: MlflowVersion) -> ModelVersion:
         info = mlflow.models.get_model_info(f"models:/{self.name}/{version.version}")
@@ -264,6 +304,7 @@ class MlflowRegistry:
             created_at=recorded.get("created_at", ""),
             kit_version=recorded.get("kit_version", ""),
             api=json.loads(recorded[API_TAG]) if API_TAG in recorded else None,
+            trained_by=recorded.get("trained_by", ""),
         )
         return ModelVersion(
             self.name, str(version.version), manifest, tuple(sorted(version.aliases))
@@ -280,6 +321,7 @@ def tags(manifest: Manifest) -> dict[str, str]:
         "data_sources": ",".join(manifest.data_sources),
         "created_at": manifest.created_at,
         "kit_version": manifest.kit_version,
+        "trained_by": manifest.trained_by,
     }
 
 

@@ -8,6 +8,7 @@ compares these with the code before `make promote` may make it the champion.
 
 from __future__ import annotations
 
+import getpass
 import hashlib
 import json
 import subprocess
@@ -125,6 +126,8 @@ class Manifest:
     kit_version: str = ""
     # The HTTP API it serves (api.served_contract): request and response columns.
     api: Mapping[str, Any] | None = None
+    # Who trained it (see `who`): on a shared registry, which member's run it was.
+    trained_by: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -137,6 +140,7 @@ class Manifest:
             "created_at": self.created_at,
             "kit_version": self.kit_version,
             "api": self.api,
+            "trained_by": self.trained_by,
         }
 
     @classmethod
@@ -151,6 +155,7 @@ class Manifest:
             created_at=str(data.get("created_at", "")),
             kit_version=str(data.get("kit_version", "")),
             api=data.get("api"),
+            trained_by=str(data.get("trained_by", "")),
         )
 
 
@@ -213,3 +218,18 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if changes else head
+
+
+def who() -> str:
+    """Who trains or promotes: the git user's email, else the login name."""
+    try:
+        # git from PATH, as make finds it.
+        email = subprocess.run(
+            ["git", "config", "user.email"],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        email = ""
+    return email or getpass.getuser()
