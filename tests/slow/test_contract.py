@@ -132,6 +132,11 @@ def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_
     assert "make contract-snapshot" in stale, "a major bump alone must not pass the gate"
 
     default_project.make("contract-snapshot")
+    api_stale = default_project.make("handoff", check=False)
+    assert rows(api_stale.stdout)["API schema matches the contract"][0] == "FAIL", (
+        "the API document still says 1.0.0: the gate must ask for `make openapi`"
+    )
+    default_project.make("openapi")
     passed = default_project.make("handoff")
 
     assert "**PASSED**" in passed.stdout
@@ -150,9 +155,11 @@ def test_adding_an_optional_input_column_passes_after_a_fresh_snapshot(
     assert "make contract-snapshot" in stale
 
     default_project.make("contract-snapshot")
+    default_project.make("openapi")
     passed = default_project.make("handoff")
 
     assert "**PASSED**" in passed.stdout
+    assert '"region"' in (default_project.path / "api/openapi.json").read_text()
     lock = (default_project.path / "package/contracts.lock.json").read_text()
     assert '"region"' in lock
 
