@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import ANSWER_SETS, answers, run
 
-MLFLOW = [name for name, given in ANSWER_SETS.items() if given.get("model_registry") != "none"]
+MLFLOW = [name for name, given in ANSWER_SETS.items() if given.get("model_registry") != "files"]
 FILES = [name for name in ANSWER_SETS if name not in MLFLOW]
 TEAM = Path("standards/team-registry")
 # The files differ between answer sets only by the project's slug: the validators

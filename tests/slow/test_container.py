@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, run, tool_env
-from tests.slow.test_registry import free_port
+from tests.slow.servers import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 
 from tests.conftest import REPO, Project, answers
-from tests.slow.test_registry import GOLDEN_SAMPLE, free_port, predict
+from tests.slow.servers import free_port
+from tests.slow.test_registry import GOLDEN_SAMPLE, predict
 
 pytestmark = pytest.mark.slow
 
