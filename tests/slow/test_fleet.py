@@ -57,7 +57,7 @@ FLEET: dict[str, dict[str, Any]] = {
         "project_name": "Price Elasticity (EU)",
         "description": "How demand in the EU answers to price changes.",
         "formatter": "ruff",
-        "model_registry": "none",
+        "model_registry": "files",
         "license": "Apache-2.0",
     },
 }

@@ -40,7 +40,7 @@ IMAGES = REPO / ".tools" / "images"
 VERSION = "1.0.0"
 # What a newcomer answers (Debian 12's Python is 3.11; the file registry keeps the
 # download small), given as flags since the test has no terminal to type them in.
-ANSWERS = "--defaults --data python_version=3.11 --data model_registry=none"
+ANSWERS = "--defaults --data python_version=3.11 --data model_registry=files"
 LOCK_MESSAGE = (
     "uv.lock is new: commit it (git add uv.lock), so that every clone, CI and the "
     "image install these exact versions."

@@ -44,7 +44,7 @@ def project(request: pytest.FixtureRequest, set_up_project: Callable[[str], Proj
     a trained and promoted champion."""
     project = set_up_project(REGISTRIES[request.param])
     assert answers(project.path)["model_registry"] == (
-        "none" if request.param == "files" else "mlflow"
+        "files" if request.param == "files" else "mlflow"
     )
     project.make("train")
     project.make("promote")

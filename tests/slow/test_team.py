@@ -224,7 +224,7 @@ def test_an_unreachable_tracking_server_fails_make_train_in_seconds_with_one_lin
 def files_checkout(
     set_up_project: Callable[[str], Project], tmp_path_factory: pytest.TempPathFactory
 ) -> Project:
-    """A clone of the file-registry project (model_registry=none), set up."""
+    """A clone of the file-registry project (model_registry=files), set up."""
     origin = set_up_project("contrast")
     return clone(origin, tmp_path_factory.mktemp("files-team"), MEMBERS[0])
 
