@@ -159,7 +159,10 @@ def tool_env(home: Path) -> dict[str, str]:
     data dir; uv never tries to download an interpreter (this machine is offline),
     and pyenv exposes every installed Python so uv finds python3.12 and 3.13.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "VIRTUAL_ENV", "UV_"))}
+    # What a user's shell would not have: git's and uv's variables (`uv run` sets UV
+    # to itself) and the outer make's (MAKELEVEL makes a project's make a sub-make).
+    outer = ("GIT_", "VIRTUAL_ENV", "UV_", "MAKE", "MFLAGS")
+    env = {k: v for k, v in os.environ.items() if k != "UV" and not k.startswith(outer)}
     env.update(
         GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
         GIT_CONFIG_NOSYSTEM="1",
