@@ -78,3 +78,27 @@ def test_the_handoff_gate_runs_every_target_of_make_check(
     missing = [target for target in check_prerequisites(project) if target not in gated]
 
     assert not missing, f"make check runs {missing}, which `make handoff` does not"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_fresh_project_passes_its_own_secrets_scan(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """`make hygiene` scans every tracked file with detect-secrets: nothing the
+    template writes (a README's example password, say) may look like a secret."""
+    project = rendered[name]
+    files = sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file()
+        and path.name not in {"uv.lock", "conda-lock.yml"}
+        # Tools' caches that other tests leave, ignored by the project's .gitignore.
+        and not any(part.endswith("_cache") for part in path.relative_to(project).parts)
+    )
+
+    result = subprocess.run(
+        ["detect-secrets-hook", "--baseline", ".secrets.baseline", *files],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+    assert result.returncode == 0, f"detect-secrets finds secrets:\n{result.stdout}"
