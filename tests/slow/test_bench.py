@@ -56,7 +56,7 @@ def test_quick_bench_reports_generation_against_peers_and_the_update(tmp_path: P
         assert median_seconds(report, measure) > 0, f"{measure} has no time in:\n{report}"
     assert re.search(r"\dx Copier floor, \d+\.\d\dx Kedro", report), "ratios to the floor and Kedro"
     assert "not measured: CCDS_TEMPLATE unset" in report
-    assert "Sections not run: green, checks, validation, serve." in report
+    assert "Sections not run: green, checks, predict, validation, serve, scoring." in report
     sizes = re.findall(r"^\| (default|minimal) \(.+\) \| (\d+) \| (\d+) \| (\d+) \|$", report, re.M)
     assert [row[0] for row in sizes] == ["default", "minimal"], "no package sizes in the report"
     for _, source, tests, kit in sizes:
