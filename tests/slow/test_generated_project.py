@@ -143,20 +143,27 @@ def test_package_code_importing_research_fails_with_the_reason(default_project: 
     assert "package code must never import research code" in result.stdout
 
 
-def test_a_notebook_with_outputs_fails_and_is_named(default_project: Project) -> None:
-    path = default_project.path / "research/notebooks/01_explore_churn.ipynb"
-    notebook = json.loads(path.read_text())
-    notebook["cells"][1]["outputs"] = [
+def test_a_notebook_in_git_with_outputs_fails_and_is_named(default_project: Project) -> None:
+    """Outputs in the working copy are the data scientist's (the fast tier checks
+    that they pass); outputs that reach git, from a clone where `make setup` never
+    installed the filter, fail `make check`."""
+    notebook = "research/notebooks/01_explore_churn.ipynb"
+    path = default_project.path / notebook
+    cells = json.loads(path.read_text())
+    cells["cells"][1]["outputs"] = [
         {"output_type": "stream", "name": "stdout", "text": ["hello\n"]}
     ]
-    notebook["cells"][1]["execution_count"] = 1
-    path.write_text(json.dumps(notebook, indent=1) + "\n")
+    cells["cells"][1]["execution_count"] = 1
+    path.write_text(json.dumps(cells, indent=1) + "\n")
+    # Staged as a clone without nbstripout's git filter would stage it.
+    default_project.run("git", "-c", "filter.nbstripout.clean=cat", "add", notebook)
 
     result = default_project.make("check", check=False)
 
-    assert result.returncode != 0
-    assert "01_explore_churn.ipynb" in result.stdout + result.stderr
-    assert "carry outputs" in result.stdout + result.stderr
+    said = result.stdout + result.stderr
+    assert result.returncode != 0, "make check passed with outputs in git"
+    assert notebook in said
+    assert "Notebooks above are in git with outputs" in said
 
 
 def test_untyped_code_in_research_passes(default_project: Project) -> None:
