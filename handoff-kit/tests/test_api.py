@@ -190,7 +190,7 @@ def test_openapi_writes_the_document_and_the_check_passes_on_it(
 
     written = json.loads(settings.openapi.read_text())
     assert written == api.document(settings)
-    assert "Wrote api/openapi.json (contract version 1.0.0): commit it." in (
+    assert "Wrote api/openapi.json (the API of contract version 1.0.0): commit it." in (
         capsys.readouterr().out
     )
     assert main(["openapi", "--check"]) == 0

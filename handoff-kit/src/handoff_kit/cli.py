@@ -254,7 +254,8 @@ def openapi(settings: config.Settings, check: bool) -> int:
         raise UnusableError(one_line(error)) from error
     settings.openapi.parent.mkdir(parents=True, exist_ok=True)
     settings.openapi.write_text(text)
-    print(f"Wrote {shown} (contract version {settings.contract.version}): commit it.")
+    version = settings.contract.version
+    print(f"Wrote {shown} (the API of contract version {version}): commit it.")
     return 0
 
 
