@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 KIT = Path("standards/handoff-kit")
 CLI = KIT / "src/handoff_kit/cli.py"
 # What `handoff snapshot` (make contract-snapshot) says, before and after the kit change.
-SAID_BEFORE = ': commit it.")'
-SAID_AFTER = ': commit it with the reviewed change.")'
+SAID_BEFORE = '(contract version {settings.contract.version}): commit it.")'
+SAID_AFTER = '(contract version {settings.contract.version}): commit it with the reviewed change.")'
 
 
 def make_update(project: Project) -> str:
