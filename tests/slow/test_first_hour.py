@@ -20,6 +20,9 @@ import yaml
 
 from tests.conftest import REPO, answers, run, tool_env
 
+# Runs Copier, git and make in generated projects: seconds each, so the slow tier.
+pytestmark = pytest.mark.slow
+
 # A stand-in for uv: `lock` writes uv.lock, `run` runs the tool from PATH (this test
 # environment's), the kernel install is skipped (ipykernel is a project dependency).
 STAND_IN_UV = """#!/bin/sh

@@ -8,9 +8,13 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import answers
+
+# Runs Copier, git and make in generated projects: seconds each, so the slow tier.
+pytestmark = pytest.mark.slow
 
 
 def test_a_new_project_answers_files_for_the_file_registry(

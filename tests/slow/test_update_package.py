@@ -23,6 +23,9 @@ import pytest
 
 from tests.conftest import REPO, run, tool_env
 
+# Runs Copier, git and make in generated projects: seconds each, so the slow tier.
+pytestmark = pytest.mark.slow
+
 SCRIPT = REPO / "template" / "standards" / "update_package.py"
 COPIER = shlex.join([sys.executable, "-m", "copier"])
 PKG = "package/src/churn"
