@@ -355,10 +355,10 @@ def test_promote_moves_the_champion_to_a_candidate_that_passes(
         f"Checking {version} against the contract and the acceptance scenarios.",
         f"Promoted {MODEL_NAME} version 1 to champion (was none).",
     ]
-    assert (
-        said[-1]
-        == f"Serve it: handoff predict --model models:/{MODEL_NAME}@champion --input FILE"
-    )
+    assert said[-2:] == [
+        "Serve it over HTTP: make serve (the champion, on port 8000)",
+        f"Or score a file: handoff predict --model models:/{MODEL_NAME}@champion --input FILE",
+    ]
     assert f"  version 1  {promotion.at}  by {who}" in said
 
 

@@ -124,7 +124,8 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
         "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
-        "standards/team-registry/Dockerfile", "standards/team-registry/compose.yaml",
+        "standards/team-registry/Dockerfile", "standards/team-registry/README.md",
+        "standards/team-registry/compose.yaml",
     }  # fmt: skip
     kit = {f for f in files if f.startswith("standards/handoff-kit/")}
     files -= kit

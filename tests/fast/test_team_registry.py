@@ -98,17 +98,21 @@ def test_the_server_image_has_mlflow_and_the_postgres_driver_pinned_and_passes_h
 
 
 @pytest.mark.parametrize("name", MLFLOW)
-def test_the_readme_says_how_a_team_runs_the_server_and_points_at_it(
+def test_the_servers_guide_says_how_a_team_runs_it_and_points_at_it(
     rendered: Mapping[str, Path], name: str
 ) -> None:
     section = team_section(rendered[name])
+    assert f"[{TEAM}/README.md]({TEAM}/README.md)" in section, (
+        "the README's team section does not point at the server's guide"
+    )
+    guide = (rendered[name] / TEAM / "README.md").read_text()
 
-    assert f"docker compose -f {TEAM}/compose.yaml up" in section
-    assert "--backend-store-uri postgresql+psycopg://" in section
-    assert "--serve-artifacts --artifacts-destination" in section
-    assert "MLFLOW_TRACKING_URI=http://" in section
-    assert "`trained_by`" in section, "the README does not say who trained is recorded"
-    assert "`handoff.promotion.<n>`" in section, "nor where promotions are recorded"
+    assert f"docker compose -f {TEAM}/compose.yaml up" in guide
+    assert "--backend-store-uri postgresql+psycopg://" in guide
+    assert "--serve-artifacts --artifacts-destination" in guide
+    assert "MLFLOW_TRACKING_URI=http://" in guide
+    assert "`trained_by`" in guide, "the guide does not say who trained is recorded"
+    assert "`handoff.promotion.<n>`" in guide, "nor where promotions are recorded"
 
 
 @pytest.mark.parametrize("name", FILES)

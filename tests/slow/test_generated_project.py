@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -87,6 +89,22 @@ def write(project: Project, relative: str, text: str) -> None:
     path = project.path / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+@contextmanager
+def committed_around_the_hooks(project: Project) -> Iterator[None]:
+    """Whatever the block commits (`--no-verify`, as a hurried user might) is undone
+    after it: the project's history is back at the commit it had."""
+    head = project.run("git", "rev-parse", "HEAD").stdout.strip()
+    try:
+        yield
+    finally:
+        project.run("git", "reset", "-q", "--hard", head)
+
+
+def hygiene_gate(project: Project) -> subprocess.CompletedProcess[str]:
+    """The gate's hygiene row alone, as `make handoff` runs it."""
+    return project.run("uv", "run", "--frozen", "handoff", "gate", "--only", "hygiene", check=False)
 
 
 def package_dir(project: Project) -> str:
@@ -224,19 +242,14 @@ def test_the_large_file_hook_accepts_the_lock_and_refuses_a_data_file(
 def test_make_check_and_the_gate_refuse_what_a_no_verify_commit_slipped_past_the_hooks(
     default_project: Project,
 ) -> None:
-    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
-    try:
+    with committed_around_the_hooks(default_project):
         write(default_project, "deploy/id_rsa", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n")
         write(default_project, "exports/scores.csv", "0.5\n" * 300_000)
         default_project.run("git", "add", "-f", "deploy", "exports")
         default_project.run("git", "commit", "-q", "--no-verify", "-m", "Around the hooks")
 
         checked = default_project.make("check", check=False)
-        gated = default_project.run(
-            "uv", "run", "--frozen", "handoff", "gate", "--only", "hygiene", check=False
-        )
-    finally:
-        default_project.run("git", "reset", "-q", "--hard", head)
+        gated = hygiene_gate(default_project)
 
     assert checked.returncode != 0, "make check passed with a private key and a large file"
     assert "Private key found: deploy/id_rsa" in checked.stdout
@@ -250,9 +263,8 @@ def test_a_cloud_secret_in_package_code_is_refused_by_the_hook_make_check_and_th
 ) -> None:
     """Not a plain `AWS_SECRET_ACCESS_KEY = "..."` that a lint rule happens to catch:
     a key handed to the environment in code, as detect-secrets finds it."""
-    package = f"package/src/{answers(default_project.path)['package_name']}"
-    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
-    try:
+    package = package_dir(default_project)
+    with committed_around_the_hooks(default_project):
         write(
             default_project,
             f"{package}/cloud.py",
@@ -263,11 +275,7 @@ def test_a_cloud_secret_in_package_code_is_refused_by_the_hook_make_check_and_th
         hooked = default_project.run("git", "commit", "-m", "Cloud access", check=False)
         default_project.run("git", "commit", "-q", "--no-verify", "-m", "Around the hooks")
         checked = default_project.make("hygiene", check=False)
-        gated = default_project.run(
-            "uv", "run", "--frozen", "handoff", "gate", "--only", "hygiene", check=False
-        )
-    finally:
-        default_project.run("git", "reset", "-q", "--hard", head)
+        gated = hygiene_gate(default_project)
 
     leak = f"Location:    {package}/cloud.py:6"
     assert hooked.returncode != 0, "the commit went through with a cloud secret"

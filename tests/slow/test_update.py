@@ -37,8 +37,10 @@ COPIER = [sys.executable, "-m", "copier"]
 E501_BEFORE = '    "E501",  # Line length is the formatter\'s job.'
 E501_TEMPLATE = '    "E501",  # Line length is left to the formatter.'
 NEW_RULE = '    "T10",  # No debugger calls left behind.'
-# The structural change: a template-owned file moves, with a migration.
-RENAMED_FROM, RENAMED_TO = "standards/ruff-research.toml", "standards/research/ruff.toml"
+# The structural change: a template-owned file moves, with a migration. Only a
+# template-owned file names it (tasks.mk includes it); a file that a project file
+# extends or includes keeps its path for good (tests/fast/test_ownership.py).
+RENAMED_FROM, RENAMED_TO = "standards/uv.mk", "standards/env/uv.mk"
 MIGRATION = f"""_migrations:
   - version: "{NEW}"
     command: ["{{{{ _copier_python }}}}", "{{{{ _copier_conf.src_path }}}}/hooks/migrate.py",
@@ -99,12 +101,15 @@ def release_newer(repo: Path, *, change_example: bool = False) -> None:
         "# standards/\n\nTemplate-owned configuration; `copier update` keeps it current.\n"
     )
 
-    moved = template / RENAMED_TO
-    moved.parent.mkdir()
-    (template / RENAMED_FROM).rename(moved)
-    replace_once(moved, 'extend = "ruff.toml"', 'extend = "../ruff.toml"')
-    replace_once(template / "research" / "ruff.toml", RENAMED_FROM, RENAMED_TO)
-    replace_once(template / "STANDARDS.md.jinja", RENAMED_FROM, RENAMED_TO)
+    # Both environment managers' files move (their names are conditional on it).
+    (template / "standards" / "env").mkdir()
+    for managed in (template / "standards").glob("*.mk{% endif %}"):
+        managed.rename(template / "standards" / "env" / managed.name)
+    replace_once(
+        template / "standards" / "tasks.mk.jinja",
+        "include standards/{{ env_manager }}.mk",
+        "include standards/env/{{ env_manager }}.mk",
+    )
     replace_once(repo / "copier.yml", "_migrations: []\n", MIGRATION)
 
     with (repo / "copier.yml").open("a") as config:
@@ -256,7 +261,7 @@ def test_update_brings_new_standards_and_keeps_every_project_edit(updated: Updat
     assert (project.path / "standards" / "README.md").is_file(), "the new file did not arrive"
     assert not (project.path / RENAMED_FROM).exists(), f"{RENAMED_FROM} was not moved"
     assert (project.path / RENAMED_TO).is_file(), f"{RENAMED_TO} did not arrive"
-    assert RENAMED_TO in (project.path / "research" / "ruff.toml").read_text()
+    assert f"include {RENAMED_TO}" in (project.path / "standards" / "tasks.mk").read_text()
     assert not (project.path / ".vscode" / "launch.json").exists(), "a deleted file came back"
     assert "Which test coverage" not in result.stdout + result.stderr, "a question was asked"
     recorded = answers(project.path)

@@ -298,7 +298,10 @@ def promote(
     say("Champions so far (oldest first):")
     for promotion in store.promotions():
         say(f"  version {promotion.version}  {promotion.at}  by {promotion.by}")
-    say(f"Serve it: {command()} predict --model models:/{name}@{CHAMPION} --input FILE")
+    say("Serve it over HTTP: make serve (the champion, on port 8000)")
+    say(
+        f"Or score a file: {command()} predict --model models:/{name}@{CHAMPION} --input FILE"
+    )
     return 0
 
 

@@ -197,24 +197,23 @@ def lock_hash(lock: Path) -> str:
     return "sha256:" + hashlib.sha256(lock.read_bytes()).hexdigest()
 
 
+def _git(*args: str, cwd: Path | None = None) -> str:
+    """What a git command prints; git from PATH, as make finds it."""
+    # The arguments are this module's literals, never user input.
+    return subprocess.run(  # noqa: S603
+        ["git", *args],  # noqa: S607
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=cwd,
+    ).stdout.strip()
+
+
 def git_commit(root: Path) -> str:
     """The commit the code comes from; "+dirty" when tracked files have changes."""
     try:
-        # Fixed arguments, no user input; git from PATH, as make finds it.
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=root,
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=root,
-        ).stdout.strip()
+        head = _git("rev-parse", "HEAD", cwd=root)
+        changes = _git("status", "--porcelain", "--untracked-files=no", cwd=root)
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{head}+dirty" if changes else head
@@ -223,13 +222,7 @@ def git_commit(root: Path) -> str:
 def who() -> str:
     """Who trains or promotes: the git user's email, else the login name."""
     try:
-        # git from PATH, as make finds it.
-        email = subprocess.run(
-            ["git", "config", "user.email"],  # noqa: S607
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
+        email = _git("config", "user.email")
+    except (OSError, subprocess.CalledProcessError):
         email = ""
     return email or getpass.getuser()
