@@ -328,8 +328,18 @@ def test_every_generated_file_passes_the_linters_the_first_commit_runs(
     )
     python = [p.relative_to(project).as_posix() for p in project.rglob("*.py")]
     python = [p for p in python if not p.startswith("standards/handoff-kit/")]
-    hooks = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
-    assert hooks["exclude"] == "^standards/handoff-kit/", "the hooks would reformat the kit"
+    config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    for tool in ("black" if formatter == "black" else "ruff-format", "ruff"):
+        assert hooks[tool].get("exclude") == "^standards/handoff-kit/", (
+            f"the {tool} hook would rewrite the kit"
+        )
+    hygiene = {"check-merge-conflict", "check-added-large-files", "detect-private-key"}
+    for tool in hygiene | {"detect-secrets"}:
+        assert "handoff-kit" not in hooks[tool].get("exclude", ""), (
+            f"the {tool} hook does not look at the kit's files"
+        )
+    assert "exclude" not in config, "a global exclude hides the kit from the hygiene hooks"
 
     run(["ruff", "check", "--no-cache", *python], cwd=project)  # No cache left behind.
     run([*check, *python], cwd=project)
