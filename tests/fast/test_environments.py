@@ -166,6 +166,10 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
         metadata = build.index(f"COPY {kit}/pyproject.toml {kit}/")
         assert metadata < build.index(next(line for line in build if syncs[0] in line))
         assert "--no-install-local" in syncs[0], syncs[0]
+        # uv.toml too: without its resolution date, `uv sync --locked` finds the lock stale.
+        assert "uv.toml" in copies[0].split(), f"uv.toml is not copied with the lock: {copies[0]}"
+        dockerignore = (project / ".dockerignore").read_text().splitlines()
+        assert "!uv.toml" in dockerignore, ".dockerignore keeps uv.toml out of the build context"
         # The second installs both, as wheels: the image needs no source tree.
         assert "--no-editable" in syncs[1], syncs[1]
         assert not re.search(r"--no-install|--only|--frozen", syncs[1]), syncs[1]
