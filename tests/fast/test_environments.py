@@ -19,16 +19,27 @@ CONDA = [n for n in NAMES if ANSWER_SETS[n].get("env_manager") == "conda"]
 # The tools behind `make check`: their versions must come from the lock alone.
 TOOLS = ("black", "ruff", "mypy", "pytest", "nbstripout", "pre-commit")
 PLATFORMS = ["linux-64", "osx-arm64", "win-64"]
+# What conda-lock locks, in conda.mk's order: run time, the template's tools, the team's.
+ENV_FILES = ("environment.yml", "standards/environment-dev.yml", "environment-dev.yml")
 
 
 def dev_pins(project: Path) -> dict[str, str]:
-    """pyproject.toml's dev group, as {name: exact version}."""
+    """The exact versions the dev group gets, as {name: version}: the group names the
+    kit's extras (`handoff-kit[dev,black]`), which pin the tools."""
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    kit = pyproject["tool"]["uv"]["sources"]["handoff-kit"]["path"]
+    extras = tomllib.loads((project / kit / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     pins = {}
     for requirement in pyproject["dependency-groups"]["dev"]:
-        name, _, version = re.sub(r"\[.*\]", "", requirement).partition("==")
-        if version:
-            pins[name] = version
+        if not requirement.startswith("handoff-kit["):
+            continue
+        for extra in re.findall(r"[\w-]+", requirement.split("[", 1)[1]):
+            for pinned in extras[extra]:
+                name, _, version = re.sub(r"\[.*\]", "", pinned).partition("==")
+                if version:
+                    pins[name] = version
     return pins
 
 
@@ -82,8 +93,12 @@ def test_conda_locks_parse_with_conda_locks_own_parser(
 
     project = rendered[name]
     given = answers(project)
+    locked = run(["make", "-n", "lock"], cwd=project).stdout
+    assert " ".join(f"-f {f}" for f in ENV_FILES) in locked, (
+        f"`make lock` locks otherwise: {locked}"
+    )
     spec = make_lock_spec(
-        src_files=[project / "environment.yml", project / "environment-dev.yml"],
+        src_files=[project / f for f in ENV_FILES],
         mapping_url=DEFAULT_MAPPING_URL,
     )
 
@@ -97,10 +112,16 @@ def test_conda_locks_parse_with_conda_locks_own_parser(
         assert ("mlflow" in runtime) == (given["model_registry"] == "mlflow")
         dev = {n: d.version for n, d in by_name.items() if d.category == "dev"}
         assert not {"jupyterlab", "ipykernel"} & runtime, "research tools in the image"
-        # The same tool versions as pyproject.toml's dev group, exactly.
-        for tool, version in dev_pins(project).items():
-            conda_name = "black-jupyter" if tool == "black" else tool
-            assert dev.get(conda_name) == version, f"{platform}: {conda_name} {dev.get(conda_name)}"
+        # The same tool versions as the dev group gets from the kit's extras, exactly,
+        # and no pin the kit does not have.
+        pins = {"black-jupyter" if t == "black" else t: v for t, v in dev_pins(project).items()}
+        for tool, version in pins.items():
+            assert dev.get(tool) == version, f"{platform}: {tool} {dev.get(tool)}, not {version}"
+        # conda-lock gives an exact pin as the bare version ("0.17.5").
+        exact = {n for n, v in dev.items() if re.fullmatch(r"[\d.]+", v)}
+        assert not exact - pins.keys(), (
+            f"{platform}: conda pins {exact - pins.keys()}, which the kit's extras do not"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -145,6 +166,10 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
         metadata = build.index(f"COPY {kit}/pyproject.toml {kit}/")
         assert metadata < build.index(next(line for line in build if syncs[0] in line))
         assert "--no-install-local" in syncs[0], syncs[0]
+        # uv.toml too: without its resolution date, `uv sync --locked` finds the lock stale.
+        assert "uv.toml" in copies[0].split(), f"uv.toml is not copied with the lock: {copies[0]}"
+        dockerignore = (project / ".dockerignore").read_text().splitlines()
+        assert "!uv.toml" in dockerignore, ".dockerignore keeps uv.toml out of the build context"
         # The second installs both, as wheels: the image needs no source tree.
         assert "--no-editable" in syncs[1], syncs[1]
         assert not re.search(r"--no-install|--only|--frozen", syncs[1]), syncs[1]

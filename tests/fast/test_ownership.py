@@ -6,17 +6,33 @@ a version changes conflicts with the team's lines next to it, although only one 
 changed each line. So the template's lines in those files are frozen: they name
 template-owned files in standards/ by paths that never change, and what changes goes
 in those files. A renamed standard leaves a stub at its old path.
+
+pyproject.toml's share of this: the dev tools' exact pins are in the kit's extras
+(standards/handoff-kit/pyproject.toml), which the dependency groups name in one frozen
+line each, and uv's resolution date is in uv.toml (template-owned; uv reads its settings
+there, [tool.uv] keeps the default groups and sources); conda projects get their pins
+from standards/environment-dev.yml. Ruff's settings are extended from standards/ruff.toml.
+[tool.black], [tool.mypy], [tool.pytest.ini_options] and [tool.coverage.*] stay in
+pyproject.toml: none of these tools can extend or include another config file (each
+reads one, and pointing it at a template-owned file, e.g. `mypy --config-file`, would
+drop the team's own settings, which live in the same table), and their template lines
+come from the answers (Python version, package name) and the standard (strict typing,
+coverage floor), which a release does not change. A release that had to change one
+would ship it as a migration in copier.yml, not as a line the merge meets.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import answers
 
@@ -56,6 +72,35 @@ ANCHORS = {
         ),
     },
 }
+
+
+# The template's whole share of pyproject.toml's dependency groups: one line each, naming
+# the kit's extras (which pin the tools); the team adds its own lines below them.
+def frozen_groups(formatter: str) -> dict[str, list[str]]:
+    return {
+        "dev": ["handoff-kit[dev,black]" if formatter == "black" else "handoff-kit[dev]"],
+        "research": ["handoff-kit[research]"],
+        "spark": ["handoff-kit[spark]"],
+    }
+
+
+# Project-owned files that list dependencies (the conda ones where they exist).
+DEPENDENCY_FILES = ("pyproject.toml", "environment.yml", "environment-dev.yml")
+
+
+def requirements(path: Path) -> list[str]:
+    """Every requirement a dependency file lists (pyproject.toml or a conda environment)."""
+    if path.suffix == ".toml":
+        pyproject = tomllib.loads(path.read_text())
+        project = pyproject["project"]
+        lists = [
+            project.get("dependencies", []),
+            pyproject["build-system"]["requires"],
+            *project.get("optional-dependencies", {}).values(),
+            *pyproject.get("dependency-groups", {}).values(),
+        ]
+        return [requirement for listed in lists for requirement in listed]
+    return [str(d) for d in yaml.safe_load(path.read_text())["dependencies"]]
 
 
 def lint_research_code(
@@ -118,3 +163,53 @@ def test_a_stub_at_a_renamed_standards_old_path_keeps_research_linted_by_the_new
         f"research/ does not get the moved standard's rule through the stub:\n{linted.stdout}"
         f"{linted.stderr}"
     )
+
+
+def test_project_owned_dependency_files_carry_no_pin_and_no_resolution_date(
+    rendered: Mapping[str, Path],
+) -> None:
+    for name, project in rendered.items():
+        # uv's resolution date, which every release moves, is uv.toml's (uv projects).
+        uv_toml = project / "uv.toml"
+        assert uv_toml.is_file() == (answers(project)["env_manager"] == "uv"), (
+            f"{name}: uv.toml, the template-owned home of uv's settings, is "
+            f"{'there' if uv_toml.is_file() else 'missing'} with env_manager="
+            f"{answers(project)['env_manager']}"
+        )
+        uv = tomllib.loads(uv_toml.read_text()) if uv_toml.is_file() else {}
+        moving = ["exclude-newer", *([uv["exclude-newer"]] if uv else [])]
+        for path in DEPENDENCY_FILES:
+            if not (project / path).is_file():
+                continue
+            pinned = [r for r in requirements(project / path) if "==" in r]
+            assert not pinned, (
+                f"{path} ({name}) pins {pinned} exactly: every release bumps some; {WHY}"
+            )
+            lines = (project / path).read_text().splitlines()
+            dated = [line.strip() for line in lines if any(m in line for m in moving)]
+            assert not dated, (
+                f"{path} ({name}) carries uv's resolution date ({dated}), which every "
+                "release moves: it belongs in uv.toml (template-owned)"
+            )
+
+
+def test_pyprojects_dependency_groups_are_the_frozen_lines_naming_the_kits_extras(
+    rendered: Mapping[str, Path],
+) -> None:
+    for name, project in rendered.items():
+        pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+        expected = frozen_groups(answers(project)["formatter"])
+        groups = pyproject["dependency-groups"]
+        assert groups == expected, f"pyproject.toml ({name}) groups {groups}: {WHY}"
+        kit = project / pyproject["tool"]["uv"]["sources"]["handoff-kit"]["path"]
+        extras = tomllib.loads((kit / "pyproject.toml").read_text())["project"]
+        named = {
+            e
+            for lines in groups.values()
+            for line in lines
+            for e in re.findall(r"[\w-]+", line.split("[")[1])
+        }
+        missing = named - extras["optional-dependencies"].keys()
+        assert not missing, f"pyproject.toml ({name}) names kit extras {missing} the kit lacks"
+        defaults = pyproject["tool"]["uv"]["default-groups"]
+        assert defaults == ["dev", "research"], f"`uv sync` ({name}) installs {defaults}"

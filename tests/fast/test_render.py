@@ -120,7 +120,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "package/tests/acceptance/test_scoring.py",
         "package/tests/test_contracts.py", "package/tests/test_data.py",
         "package/tests/test_model.py", "package/tests/test_training.py",
-        "pyproject.toml", "research/README.md",
+        "pyproject.toml", "uv.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
         "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
@@ -145,6 +145,8 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert (".gitlab-ci.yml" in files) == (given["ci"] == "gitlab")
     assert ("environment.yml" in files) == (given["env_manager"] == "conda")
     assert ("environment-dev.yml" in files) == (given["env_manager"] == "conda")
+    assert ("standards/environment-dev.yml" in files) == (given["env_manager"] == "conda")
+    assert ("uv.toml" in files) == (given["env_manager"] == "uv")
     assert (f"standards/{given['env_manager']}.mk") in files
     team = given["model_registry"] == "mlflow"
     assert ("standards/team-registry/compose.yaml" in files) == team

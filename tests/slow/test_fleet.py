@@ -2,11 +2,12 @@
 
 Six projects, with varied answers and names, each edited the way a team does (its own
 code and test in package/, a script and a notebook title in research/, a line in the
-README, a lint override and a dependency in pyproject.toml, a task in the Makefile, an
-exclusion in research/ruff.toml), take two throwaway template versions (tags this test
-makes, as test_update does) that change the template-owned lines right next to those
-edits, among them a rename of the standard research/ruff.toml extends. No line is
-changed by both sides, so any conflict is a spurious one.
+README, a lint override, a dependency and a dev dependency in pyproject.toml, a uv
+setting in uv.toml, a task in the Makefile, an exclusion in research/ruff.toml), take two
+throwaway template versions (tags this test makes, as test_update does) that change the
+template-owned lines right next to those edits, among them a rename of the standard
+research/ruff.toml extends, a moved resolution date and a changed tool requirement. No
+line is changed by both sides, so any conflict is a spurious one.
 
 Cost: the updates and `make setup`/`make check` run two projects at a time (the
 reference machine has two cores), and `make setup` runs once per project, after the
@@ -15,7 +16,9 @@ last update, as a team would after taking them; uv's cache is the user's, shared
 
 from __future__ import annotations
 
+import re
 import sys
+import tomllib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -73,6 +76,8 @@ MAKE_TARGET = (
 LINT_OVERRIDE = 'lint.extend-ignore = ["PLR0913"]  # Models take many knobs.'
 RESEARCH_EXCLUDE = 'extend-exclude = ["scratch/"]  # Throwaway work stays unlinted.'
 DEPENDENCY = '    "joblib>=1.4",  # Our model cache.'
+DEV_DEPENDENCY = '    "types-pyyaml>=6.0",  # Stubs for our config loader.'
+UV_SETTING = "concurrent-downloads = 4  # Our build agents share a small link."
 README_LINE = "Owned by the retention squad."
 
 
@@ -110,6 +115,12 @@ def edit_as_the_team(project: Path) -> None:
     replace_once(
         pyproject, '    "scikit-learn>=1.6",\n', f'    "scikit-learn>=1.6",\n{DEPENDENCY}\n'
     )
+    # Right below the template's one line of the dev group, which names the kit's extras.
+    tools = re.search(r'^    "handoff-kit\[dev[\w,]*\]",\n', pyproject.read_text(), re.MULTILINE)
+    assert tools, "pyproject.toml's dev group does not name the kit's extras"
+    replace_once(pyproject, tools.group(), f"{tools.group()}{DEV_DEPENDENCY}\n")
+    with (project / "uv.toml").open("a") as settings:
+        settings.write(UV_SETTING + "\n")
     with (project / "Makefile").open("a") as makefile:
         makefile.write(MAKE_TARGET)
 
@@ -122,7 +133,8 @@ def added_lines(package: str) -> dict[str, list[str]]:
         "research/fleet_scratch.py": RESEARCH_SCRIPT.splitlines(),
         "research/ruff.toml": [RESEARCH_EXCLUDE],
         "README.md": [README_LINE],
-        "pyproject.toml": [LINT_OVERRIDE, DEPENDENCY],
+        "pyproject.toml": [LINT_OVERRIDE, DEPENDENCY, DEV_DEPENDENCY],
+        "uv.toml": [UV_SETTING],
         "Makefile": MAKE_TARGET.strip().splitlines(),
     }
 
@@ -147,6 +159,9 @@ NEW_TARGET = (
     "\t@sed -n 's/^_commit: //p' .copier-answers.yml\n"
 )
 KIT_NOTE = "Kit note of 1.1.0: the fleet's kit change.\n"
+DATE_BEFORE = 'exclude-newer = "2026-11-27T00:00:00Z"'
+DATE_AFTER = 'exclude-newer = "2026-11-28T00:00:00Z"'
+STUBS_BEFORE, STUBS_AFTER = '    "pandas-stubs>=2.2",', '    "pandas-stubs>=3.0",'
 
 
 def release(repo: Path, tag: str, change: Callable[[Path], None]) -> None:
@@ -158,7 +173,8 @@ def release(repo: Path, tag: str, change: Callable[[Path], None]) -> None:
 
 def version_new(template: Path) -> None:
     """1.1.0: a changed and a new lint rule, the research standard moved (a stub stays
-    at its old path), a task's help reworded, the kit changed."""
+    at its old path), a task's help reworded, the kit changed (a tool's requirement
+    among it), uv's resolution date moved."""
     standards = template / "standards"
     replace_once(standards / "ruff.toml.jinja", E501_BEFORE, E501_TEMPLATE)
     replace_once(standards / "ruff.toml.jinja", '    "TID",', f'{NEW_RULE}\n    "TID",')
@@ -173,6 +189,8 @@ def version_new(template: Path) -> None:
     replace_once(standards / "tasks.mk.jinja", HELP_BEFORE, HELP_AFTER)
     with (standards / "handoff-kit" / "README.md").open("a") as readme:
         readme.write("\n" + KIT_NOTE)
+    replace_once(standards / "handoff-kit" / "pyproject.toml", STUBS_BEFORE, STUBS_AFTER)
+    replace_once(next(template.glob("*uv.toml*")), DATE_BEFORE, DATE_AFTER)
 
 
 def version_newest(template: Path) -> None:
@@ -191,6 +209,8 @@ ARRIVED = {
     RESEARCH_OLD: STUB.splitlines(),
     "standards/tasks.mk": [HELP_AFTER, *NEW_TARGET.strip().splitlines()],
     "standards/handoff-kit/README.md": [KIT_NOTE.strip()],
+    "standards/handoff-kit/pyproject.toml": [STUBS_AFTER],
+    "uv.toml": [DATE_AFTER],
 }
 
 
@@ -275,6 +295,10 @@ def test_every_template_change_arrived(fleet: Fleet) -> None:
             assert not missing, f"{name}: {missing} did not arrive in {path}"
         said = project.make("template-version").stdout.strip()
         assert said == NEWEST, f"{name}: the new shared task says {said!r}, not {NEWEST}"
+        lock = tomllib.loads((project.path / "uv.lock").read_text())
+        assert f'exclude-newer = "{lock["options"]["exclude-newer"]}"' == DATE_AFTER, (
+            f"{name}: the lock was not resolved as of the moved date"
+        )
 
 
 def test_the_renamed_standard_still_lints_research_through_the_stub(fleet: Fleet) -> None:

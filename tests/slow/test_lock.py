@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.conftest import Project
+from tests.fast.test_environments import dev_pins
 
 pytestmark = pytest.mark.slow
 
@@ -55,3 +57,43 @@ def test_make_lock_writes_the_new_dependency_into_uv_lock(unlocked_dependency: P
 
     assert 'name = "tabulate"' in (unlocked_dependency.path / "uv.lock").read_text()
     assert unlocked_dependency.make("lock-check").returncode == 0
+
+
+def test_uv_takes_its_settings_from_uv_toml_without_a_warning(
+    set_up_project: Callable[[str], Project],
+) -> None:
+    """uv reads uv.toml's resolution date; [tool.uv] keeps the groups and sources."""
+    project = set_up_project("default")
+    for command in (["uv", "lock", "--check"], ["uv", "sync", "--locked", "--dry-run"]):
+        done = project.run(*command)
+        said = done.stdout + done.stderr
+        assert "warning" not in said.lower(), f"`{' '.join(command)}` warns users:\n{said}"
+    date = tomllib.loads((project.path / "uv.toml").read_text())["exclude-newer"]
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    assert lock["options"]["exclude-newer"] == date, (
+        "the lock was not resolved as of uv.toml's date"
+    )
+
+
+def test_the_lock_and_the_environment_have_every_dev_tool_at_its_pin(
+    set_up_project: Callable[[str], Project],
+) -> None:
+    project = set_up_project("default")
+    pins = dev_pins(project.path)
+    assert {"ruff", "mypy", "pytest", "black"} <= pins.keys(), f"the kit's extras pin {pins}"
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    locked = {package["name"]: package["version"] for package in lock["package"]}
+    differ = {
+        tool: locked.get(tool) for tool, version in pins.items() if locked.get(tool) != version
+    }
+    assert not differ, f"uv.lock has {differ}, not the kit's pins"
+    listed = project.run("uv", "pip", "list", "--format=freeze").stdout.splitlines()
+    installed = dict(line.split("==") for line in listed if "==" in line)
+    differ = {
+        tool: installed.get(tool)
+        for tool, version in pins.items()
+        if installed.get(tool) != version
+    }
+    assert not differ, f"`make setup` installed {differ}, not the kit's pins"
+    # The default groups still apply: the research tools are installed too.
+    assert "jupyterlab" in installed, "the research group (handoff-kit[research]) is missing"
