@@ -13,8 +13,10 @@ package, which defines the model's class.
 
 Nothing is written unless every batch passes: a run with violations fails
 with one line per schema, column and check, counting the rows that broke it
-in the whole input. A local OUTPUT is written to a hidden sibling folder and
-renamed when complete, so a failed job never leaves a partial one.
+in the whole input. The input is read and scored once: a local OUTPUT is
+written to a hidden sibling folder while the job counts the failures, then
+renamed, or removed if any rule broke, so a failed job never leaves a partial
+one. A cluster URI cannot be renamed: there a first pass checks, a second writes.
 
 The functions up to `score` are plain pandas (unit-tested without Spark); the
 Spark glue after them runs in the slow tier, in a generated project.
