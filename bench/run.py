@@ -825,10 +825,12 @@ class Bench:
 
     # Batch scoring ------------------------------------------------------------------
 
-    def scoring(self, project: Path, count: int) -> list[Row]:
+    def scoring(self, project: Path, count: int) -> tuple[list[Row], list[str]]:
         """`handoff predict` (pandas, one Parquet file) against `handoff score` (Spark on
         two local cores, the same rows in 8 files), end to end, in the project trained,
-        promoted and with `make spark-setup`."""
+        promoted and with `make spark-setup`: timed on `count` rows, then once more on
+        `count` and 4 x `count` with the peak memory of each command's process tree,
+        for the largest input each can score and the row count where Spark catches up."""
         measures = (
             f"Scoring {count:,} rows: `handoff predict` (one Parquet file)",
             f"Scoring {count:,} rows: `handoff score` (Spark, local[2], 8 files)",
@@ -836,52 +838,159 @@ class Bench:
         if shutil.which("java") is None:
             return [
                 Row(measure, None, "Java is not installed (`make dev`)") for measure in measures
-            ]
+            ], []
         for target in ("train", "promote", "spark-setup"):
             run(["make", target], project, self.env)
         data = fresh_dir(self.root, "scoring")
         package = answer(project, "package_name")
         model = f"models:/{answer(project, 'project_slug')}@champion"
+        sizes = (count, 4 * count)
         script = (
-            "import numpy as np\n"
+            "import numpy as np, pandas as pd\n"
             "from pathlib import Path\n"
             f"from {package}.data import FEATURES, make_customers\n"
-            f"folder = Path({str(data)!r})\n"
             f"rows = make_customers({count}, seed=7)[FEATURES]\n"
-            "rows.to_parquet(folder / 'rows.parquet', index=False)\n"
-            "(folder / 'parts').mkdir()\n"
-            "for i, part in enumerate(np.array_split(rows.index, 8)):\n"
-            "    rows.loc[part].to_parquet(folder / 'parts' / f'part-{i}.parquet', index=False)\n"
+            f"for size in {sizes}:\n"
+            f"    folder = Path({str(data)!r}) / str(size)\n"
+            "    (folder / 'parts').mkdir(parents=True)\n"
+            f"    table = pd.concat([rows] * (size // {count}), ignore_index=True)\n"
+            "    table.to_parquet(folder / 'rows.parquet', index=False)\n"
+            "    for i, part in enumerate(np.array_split(table.index, 8)):\n"
+            "        table.loc[part].to_parquet(folder / 'parts' / f'part-{i}.parquet', index=False)\n"
         )
         run([str(project / ".venv/bin/python"), "-c", script], project, self.env)
         handoff = str(project / ".venv/bin/handoff")
 
-        def predict() -> float:
+        def predict_args(size: int) -> list[str]:
             (data / "predicted.parquet").unlink(missing_ok=True)
-            args = ["--model", model, "--input", str(data / "rows.parquet")]
-            output = ["--output", str(data / "predicted.parquet")]
-            return timed([handoff, "predict", *args, *output], project, self.env)
+            args = ["--model", model, "--input", str(data / str(size) / "rows.parquet")]
+            return [handoff, "predict", *args, "--output", str(data / "predicted.parquet")]
 
-        def score() -> float:
+        def score_args(size: int) -> list[str]:
             shutil.rmtree(data / "scored", ignore_errors=True)
-            args = [str(data / "parts"), str(data / "scored"), "--model", model]
-            return timed([handoff, "score", *args, "--master", "local[2]"], project, self.env)
+            args = [str(data / str(size) / "parts"), str(data / "scored"), "--model", model]
+            return [handoff, "score", *args, "--master", "local[2]"]
 
-        samples = alternate({"predict": predict, "score": score}, self.green_runs, self.warmup)
+        samples = alternate(
+            {
+                "predict": lambda: timed(predict_args(count), project, self.env),
+                "score": lambda: timed(score_args(count), project, self.env),
+            },
+            self.green_runs,
+            self.warmup,
+        )
         stats = [Stats.of(samples["predict"]), Stats.of(samples["score"])]
         self.scoring_ratio = stats[1].median / stats[0].median
         self.notes.append(
             "Scoring times are whole commands (start-up, model loading from the registry, "
             "reading, validating input and output, writing Parquet); rows/s is the rows "
-            "over the median. Spark's includes starting its JVM."
+            "over the median. Spark's include starting its JVM and its Python workers."
         )
-        return [
+        rows = [
             Row(measure, stat, note=f"{count / stat.median:,.0f} rows/s")
             for measure, stat in zip(measures, stats, strict=True)
         ]
+        runs = {
+            (name, size): peak_memory(command(size), project, self.env)
+            for size in sizes
+            for name, command in (("predict", predict_args), ("score", score_args))
+        }
+        return rows, scaling_report(runs, sizes, mem_available())
 
 
 # --- Helpers ----------------------------------------------------------------------
+
+
+def tree_rss(root: int) -> int:
+    """The resident memory of a process and all its descendants, in bytes (Linux /proc)."""
+    parents: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    pids, total = [root], 0
+    while pids:
+        pid = pids.pop()
+        pids += parents.get(pid, [])
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return total * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_memory(args: Sequence[str], cwd: Path, env: Mapping[str, str]) -> tuple[float, int]:
+    """Run a command; its wall time, and the peak resident memory of its process
+    tree (the JVM and Python workers included), sampled every 50 ms."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        list(args), cwd=cwd, env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, tree_rss(process.pid))
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    if process.returncode != 0:
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        raise CommandFailed(f"`{' '.join(args)}` exited {process.returncode}\n{stderr[-3000:]}")
+    return seconds, peak
+
+
+def mem_available() -> int:
+    """MemAvailable from /proc/meminfo, in bytes: what a new command can use."""
+    found = re.search(r"^MemAvailable:\s*(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+    return int(found.group(1)) * 1024 if found else 0
+
+
+def scaling_report(
+    runs: Mapping[tuple[str, int], tuple[float, int]], sizes: Sequence[int], available: int
+) -> list[str]:
+    """Time and peak memory of each command at two sizes; from the two, a straight line
+    each: the largest input that fits in `available`, and where the times cross."""
+    small, large = sizes
+    table = [
+        [
+            f"{size:,}",
+            f"`handoff {name}`",
+            seconds_text(runs[name, size][0]),
+            f"{size / runs[name, size][0]:,.0f}",
+            f"{runs[name, size][1] / 2**20:,.0f} MiB",
+        ]
+        for size in sizes
+        for name in ("predict", "score")
+    ]
+    lines = [
+        "One run of each command per size after the timed rounds, its process tree's "
+        "resident memory sampled every 50 ms (the JVM and Python workers included).",
+        "",
+        markdown_table(["Rows", "Command", "Time", "Rows/s", "Peak RSS"], table),
+        "",
+    ]
+    per_row, fixed = {}, {}
+    for name in ("predict", "score"):
+        per_row[name] = (runs[name, large][0] - runs[name, small][0]) / (large - small)
+        fixed[name] = runs[name, small][0] - per_row[name] * small
+        growth = (runs[name, large][1] - runs[name, small][1]) / (large - small)
+        base = runs[name, small][1] - growth * small
+        largest = (
+            f"about {(available - base) / growth:,.0f} rows fit in the "
+            f"{available / 2**30:.1f} GiB available (straight line through both sizes)"
+            if growth > 0
+            else "its peak did not grow with the input: the input is not held in memory"
+        )
+        lines.append(
+            f"- `handoff {name}`: {fixed[name]:.1f} s fixed + {per_row[name] * 1e6:.2f} s per "
+            f"million rows; memory {growth:,.0f} bytes per row over {base / 2**20:,.0f} MiB; "
+            f"{largest}."
+        )
+    gap = per_row["predict"] - per_row["score"]
+    lines.append(
+        f"- Spark catches up with predict at about {(fixed['score'] - fixed['predict']) / gap:,.0f} "
+        "rows (where the two lines cross)."
+        if gap > 0
+        else "- Spark does not catch up with predict at any size on this machine: "
+        "each extra row costs it more time than it costs predict."
+    )
+    return lines
 
 
 def free_port() -> int:
@@ -1082,6 +1191,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows: list[Row] = []
     validation: list[str] = []
     serve: list[str] = []
+    scoring: list[str] = []
     size: list[str] = []
     targets: list[str] = []
     with tempfile.TemporaryDirectory(prefix="handoff-bench-") as tmp:
@@ -1164,7 +1274,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             ]
         if "scoring" in sections and project is not None:
             print("Batch scoring...", file=sys.stderr)
-            rows += bench.scoring(project, 10_000 if args.quick else 1_000_000)
+            timings, scaling = bench.scoring(project, 10_000 if args.quick else 1_000_000)
+            rows += timings
+            if scaling:
+                scoring = [
+                    "## Batch scoring: input size and memory",
+                    "",
+                    *scaling,
+                    "",
+                ]
             targets.append(
                 target_line(
                     "Spark's scoring time over predict's (rows/s not below)",
@@ -1205,6 +1323,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "",
         *size,
         *validation,
+        *scoring,
         *serve,
         "## Targets (reported, not asserted)",
         "",

@@ -132,6 +132,31 @@ def test_a_refusal_says_one_line_per_broken_rule_with_its_count() -> None:
     assert "Features.rooms: unexpected column, in 2 row(s)" in single
 
 
+def test_the_failure_rows_of_every_batch_add_up_to_one_violation_per_rule() -> None:
+    # What the job observes while writing: the rows scored, and each batch's
+    # failure rows (schema, column, check, rows, example), in no set order.
+    observed = {
+        "scored": 90,
+        "failures": [
+            ("Features", "rooms", "greater_than(0)", 3, "-1"),
+            ("Features", "kind", "isin(['flat', 'house'])", 40, "castle"),
+            ("Features", "rooms", "greater_than(0)", 2, "-4"),
+        ],
+    }
+
+    with pytest.raises(BatchError) as refused:
+        batch.checked(observed)
+
+    assert str(refused.value).splitlines()[1:] == [
+        "  - Features.kind: isin(['flat', 'house']) failed in 40 row(s), e.g. castle",
+        "  - Features.rooms: greater_than(0) failed in 5 row(s), e.g. -1",
+    ], "the batches' counts were not summed per rule, sorted, with the first example"
+
+
+def test_a_job_without_failure_rows_reports_the_rows_it_scored() -> None:
+    assert batch.checked({"scored": 1_000_000, "failures": []}) == 1_000_000
+
+
 def test_the_spark_schema_comes_from_the_output_contract_then_kept_columns() -> None:
     ddl = batch.spark_schema(Predictions, [("house_id", "bigint")])
 

@@ -156,3 +156,40 @@ def test_the_serving_table_gives_throughput_latency_and_our_ratio_per_batch_size
     assert table[3] == "| theirs | 1 | 4 | 250 | 4.0 | 4.0 |"
     assert table[5] == "| ratio: ours / theirs | 1 |  | 2.00x |  |  |"
     assert len(table) == 6, "a ratio for a batch size only one server ran"
+
+
+def test_the_scaling_report_fits_a_line_per_command_for_memory_and_crossing() -> None:
+    # predict: 2 s + 1 s per million rows, 400 MiB + 200 bytes a row; Spark: 10 s +
+    # 0.5 s per million rows, memory flat.
+    mib = 2**20
+    runs = {
+        ("predict", 1_000_000): (3.0, 400 * mib + 200_000_000),
+        ("predict", 4_000_000): (6.0, 400 * mib + 800_000_000),
+        ("score", 1_000_000): (10.5, 1500 * mib),
+        ("score", 4_000_000): (12.0, 1500 * mib),
+    }
+
+    lines = bench.scaling_report(runs, (1_000_000, 4_000_000), 400 * mib + 2_000_000_000)
+
+    assert "| 4,000,000 | `handoff score` | 12.00 s | 333,333 | 1,500 MiB |" in lines[2]
+    predict, score, crossing = lines[-3:]
+    assert "2.0 s fixed + 1.00 s per million rows" in predict
+    assert "about 10,000,000 rows fit" in predict, "predict's memory line is not extrapolated"
+    assert "the input is not held in memory" in score, "Spark's flat memory was not recognised"
+    assert (
+        crossing
+        == "- Spark catches up with predict at about 16,000,000 rows (where the two lines cross)."
+    )
+
+
+def test_the_scaling_report_says_when_spark_never_catches_up() -> None:
+    runs = {
+        ("predict", 10): (1.0, 100),
+        ("predict", 40): (1.3, 400),
+        ("score", 10): (9.0, 900),
+        ("score", 40): (12.0, 900),
+    }
+
+    crossing = bench.scaling_report(runs, (10, 40), 10_000)[-1]
+
+    assert "does not catch up with predict at any size" in crossing

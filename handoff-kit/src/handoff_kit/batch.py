@@ -13,8 +13,10 @@ package, which defines the model's class.
 
 Nothing is written unless every batch passes: a run with violations fails
 with one line per schema, column and check, counting the rows that broke it
-in the whole input. A local OUTPUT is written to a hidden sibling folder and
-renamed when complete, so a failed job never leaves a partial one.
+in the whole input. The input is read and scored once: a local OUTPUT is
+written to a hidden sibling folder while the job counts the failures, then
+renamed, or removed if any rule broke, so a failed job never leaves a partial
+one. A cluster URI cannot be renamed: there a first pass checks, a second writes.
 
 The functions up to `score` are plain pandas (unit-tested without Spark); the
 Spark glue after them runs in the slow tier, in a generated project.
@@ -26,10 +28,10 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -38,7 +40,7 @@ from handoff_kit.contracts import ContractViolation, Failure, Schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkFrame
-    from pyspark.sql import SparkSession
+    from pyspark.sql import Observation, SparkSession
     from pyspark.sql.types import StructType
 
 # Where a batch's violations go in the scored frame; null on scored rows.
@@ -52,6 +54,12 @@ FAILURE_FIELDS = {
 # Arrow batches of this many rows: fewer, larger batches spend less time in
 # pandera's per-call overhead than Spark's default of 10 000.
 BATCH_ROWS = 100_000
+# A local job's JVM lives for one job of seconds: C1, the quick JIT compiler alone,
+# and the serial collector spend a third less CPU than the server defaults, which
+# pay back only in long-lived JVMs (measured in bench/results.md).
+LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The modules handoff_kit.spark_daemon imports before forking a local job's workers.
+PRELOAD = "HANDOFF_SPARK_PRELOAD"
 PANDAS_NOTICE = "ignore:PySpark does not yet fully support pandas:FutureWarning"
 # Contract dtypes (pandera's names) and the Spark SQL types that carry them.
 SPARK_TYPES = {
@@ -192,6 +200,20 @@ def score_batches(
         yield score_batch(batch, model, contract, keep)
 
 
+def checked(observed: Mapping[str, Any]) -> int:
+    """How many rows were scored, from what the job observed while writing them
+    (`scored`, and `failures`: every batch's failure rows); BatchError if any."""
+    found: dict[tuple[str, str, str], tuple[int, str]] = {}
+    for schema, column, check, rows, example in observed["failures"]:
+        counted, first = found.get((schema, column, check), (0, example))
+        found[schema, column, check] = (counted + int(rows), first)
+    if found:
+        raise BatchError(
+            refusal([Violation(*key, *found[key]) for key in sorted(found)])
+        )
+    return int(observed["scored"])
+
+
 def staging_dir(output: Path) -> Path:
     """A hidden sibling of `output`, where the job writes until it is complete."""
     return output.with_name(f".{output.name}.{uuid.uuid4().hex[:8]}.partial")
@@ -236,12 +258,21 @@ def run_job(  # pragma: no cover - Spark glue: the slow tier runs it.
     model: registry.Scorer, contract: config.Contract, job: Job
 ) -> int:
     """Run the scoring job on a Spark session; return how many rows were scored."""
-    from pyspark import StorageLevel  # noqa: PLC0415
+    # A local job's Python daemon imports the model's module once for its workers.
+    os.environ[PRELOAD] = type(model).__module__
+    return _scored(session(job.master), model, contract, job)
+
+
+def _scored(  # pragma: no cover - Spark glue: the slow tier runs it.
+    spark: SparkSession, model: registry.Scorer, contract: config.Contract, job: Job
+) -> int:
+    """Score in one pass over the input: the write of the scored rows also counts
+    them and gathers the failure rows (an Observation), so a refused job is known
+    once the write is done, and its output, still in staging, is removed."""
     from pyspark.errors import PySparkException  # noqa: PLC0415
+    from pyspark.sql import Observation  # noqa: PLC0415
     from pyspark.sql import functions as f  # noqa: PLC0415
 
-    spark = session(job.master)
-    scored = None
     try:
         rows = spark.read.parquet(job.source)
         kept = [(column, _ddl(rows.schema, column)) for column in job.keep]
@@ -250,39 +281,33 @@ def run_job(  # pragma: no cover - Spark glue: the slow tier runs it.
         def scored_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             return score_batches(batches, model, contract, job.keep)
 
-        # Scored once and kept (spilling to disk) for the check, then the write.
-        scored = rows.mapInPandas(scored_batches, schema).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
         failure = list(FAILURE_FIELDS)
-        counts = (
-            scored.groupBy(*failure[:3])
-            .agg(
-                f.count("*").alias("batch_rows"),
-                f.sum(failure[3]).alias("rows"),
-                f.first(failure[4]).alias("example"),
-            )
-            .orderBy(*failure[:3])
-            .collect()
+        failed = f.col(failure[0]).isNotNull()
+        checks = Observation("handoff checks")
+        scored = rows.mapInPandas(scored_batches, schema).observe(
+            checks,
+            f.count(f.when(~failed, 1)).alias("scored"),
+            # Failure rows are a few per batch; collect_list skips the nulls.
+            f.collect_list(f.when(failed, f.struct(*failure))).alias("failures"),
         )
-        violations = [
-            Violation(row[0], row[1], row[2], int(row["rows"]), row["example"])
-            for row in counts
-            if row[0] is not None
-        ]
-        if violations:
-            raise BatchError(refusal(violations))
         columns = [column for column in scored.columns if column not in FAILURE_FIELDS]
-        _write(scored.select(*columns), job.target)
-        return sum(int(row["batch_rows"]) for row in counts)
+        good = scored.filter(~failed).select(*columns)
+        if is_local(job.target):
+            return _write_checked(good, job.target, checks)
+        # A cluster's storage has no rename: there the check is a pass that writes
+        # nothing (Spark's noop format), and the write a second pass.
+        good.write.format("noop").mode("overwrite").save()
+        count = checked(checks.get)
+        rows.mapInPandas(scored_batches, schema).filter(~failed).select(
+            *columns
+        ).write.parquet(job.target)
+        return count
     except PySparkException as error:
         msg = f"Spark could not score {job.source}: {last_line(error)}"
         if "ModuleNotFoundError" in msg:
             msg += "; the workers' Python needs this project's package and the kit"
         raise BatchError(msg) from error
     finally:
-        if scored is not None:
-            scored.unpersist()
         if not os.environ.get("SPARK_REMOTE"):
             spark.stop()
 
@@ -307,6 +332,8 @@ def session(master: str) -> SparkSession:  # pragma: no cover - Spark glue.
     else:
         spark = (
             builder.master(master)
+            .config("spark.driver.extraJavaOptions", LOCAL_JVM_OPTIONS)
+            .config("spark.python.daemon.module", "handoff_kit.spark_daemon")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
             .getOrCreate()
@@ -324,17 +351,18 @@ def _ddl(schema: StructType, column: str) -> str:  # pragma: no cover - Spark gl
     return str(schema[column].dataType.simpleString())
 
 
-def _write(frame: SparkFrame, target: str) -> None:  # pragma: no cover - Spark glue.
-    """Write to a staging sibling, then rename it: a failed job leaves nothing behind.
-    A cluster URI gets Spark's own commit protocol, which publishes whole jobs too."""
-    if not is_local(target):
-        frame.write.parquet(target)
-        return
+def _write_checked(  # pragma: no cover - Spark glue.
+    frame: SparkFrame, target: str, checks: Observation
+) -> int:
+    """Write to a staging sibling, then rename it if the checks observed while
+    writing found no violation: a refused or failed job leaves nothing behind."""
     final = local_path(target)
     staging = staging_dir(final)
     try:
         frame.write.parquet(str(staging))
+        count = checked(checks.get)
         staging.rename(final)
+        return count
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
