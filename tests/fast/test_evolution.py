@@ -124,7 +124,12 @@ def test_the_projects_renovate_config_passes_renovates_schema(
     config = rendered[name] / "renovate.json"
 
     run(["check-jsonschema", "--builtin-schema", "vendor.renovate", str(config)], cwd=config.parent)
-    assert json.loads(config.read_text())["copier"]["enabled"] is True, "the copier manager is off"
+    settings = json.loads(config.read_text())
+    assert settings["copier"]["enabled"] is True, "the copier manager is off"
+    standards = [r for r in settings["packageRules"] if r.get("matchFileNames") == ["standards/**"]]
+    assert [rule["enabled"] for rule in standards] == [False], (
+        "Renovate would bump the template-owned pins in standards/ one by one"
+    )
     assert "renovate.json" in (rendered[name] / "README.md").read_text(), (
         "the README does not say what renovate.json is for"
     )
