@@ -22,13 +22,14 @@ import tomllib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import copier
 import pytest
 
-from tests.conftest import ANSWER_SETS, BASE_ANSWERS, Project, answers, run
+from tests.conftest import ANSWER_SETS, BASE_ANSWERS, REPO, Project, answers, run
 from tests.fast.test_ownership import lint_research_code
 from tests.slow.test_update import (
     E501_BEFORE,
@@ -159,8 +160,13 @@ NEW_TARGET = (
     "\t@sed -n 's/^_commit: //p' .copier-answers.yml\n"
 )
 KIT_NOTE = "Kit note of 1.1.0: the fleet's kit change.\n"
-DATE_BEFORE = 'exclude-newer = "2026-11-27T00:00:00Z"'
-DATE_AFTER = 'exclude-newer = "2026-11-28T00:00:00Z"'
+# uv's resolution date as the template has it, and 1.1.0's: a day later.
+TEMPLATE_DATE = tomllib.loads(next((REPO / "template").glob("*uv.toml*")).read_text())[
+    "exclude-newer"
+]
+DATE_BEFORE = f'exclude-newer = "{TEMPLATE_DATE}"'
+NEXT_DAY = datetime.fromisoformat(TEMPLATE_DATE) + timedelta(days=1)
+DATE_AFTER = f'exclude-newer = "{NEXT_DAY:%Y-%m-%dT%H:%M:%SZ}"'
 STUBS_BEFORE, STUBS_AFTER = '    "pandas-stubs>=2.2",', '    "pandas-stubs>=3.0",'
 
 
