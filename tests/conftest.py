@@ -15,6 +15,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
+from filelock import FileLock, Timeout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -101,13 +102,36 @@ def render(template: Path, dst: Path, **answers: Any) -> Path:
     return dst
 
 
+def render_once(template: Path, root: Path, name: str) -> None:
+    """Render answer set `name` into root/name, unless that is done already."""
+    done = root / f"{name}.done"
+    if not done.is_file():
+        shutil.rmtree(root / name, ignore_errors=True)  # What a failed attempt left.
+        render(template, root / name, **ANSWER_SETS[name])
+        done.touch()
+
+
 @pytest.fixture(scope="session")
-def rendered(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, Path]:
-    """Every answer set rendered once, by name."""
-    root = tmp_path_factory.mktemp("rendered")
-    return {
-        name: render(template_dir, root / name, **answers) for name, answers in ANSWER_SETS.items()
-    }
+def rendered(
+    template_dir: Path, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Mapping[str, Path]:
+    """Every answer set rendered once, by name, for the whole session. xdist's workers
+    share the work: each renders the sets no other worker is rendering, then waits for
+    the rest. Tests read these projects; one that changes a project changes a copy."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base if worker_id == "master" else base.parent) / "rendered"
+    root.mkdir(exist_ok=True)
+    busy = []
+    for name in ANSWER_SETS:
+        try:
+            with FileLock(root / f"{name}.lock", timeout=0):
+                render_once(template_dir, root, name)
+        except Timeout:
+            busy.append(name)
+    for name in busy:
+        with FileLock(root / f"{name}.lock"):
+            render_once(template_dir, root, name)
+    return {name: root / name for name in ANSWER_SETS}
 
 
 def project_files(project: Path) -> list[Path]:

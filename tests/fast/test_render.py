@@ -223,7 +223,7 @@ def test_a_fresh_project_is_already_formatted_and_lint_clean(
     check = (
         ["black", "--check", "--diff"]
         if formatter == "black"
-        else ["ruff", "format", "--check", "--diff"]
+        else ["ruff", "format", "--check", "--diff", "--no-cache"]
     )
 
     run([*check, "package", "research"], cwd=project)
