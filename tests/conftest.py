@@ -134,6 +134,14 @@ def rendered(
     return {name: root / name for name in ANSWER_SETS}
 
 
+def format_check(formatter: str) -> list[str]:
+    """The project's formatter checking files (named after it), as `make format-check`
+    runs it: it shows what it would change and writes nothing into the project."""
+    if formatter == "black":
+        return ["black", "--check", "--diff"]
+    return ["ruff", "format", "--check", "--diff", "--no-cache"]
+
+
 def project_files(project: Path) -> list[Path]:
     return sorted(p for p in project.rglob("*") if p.is_file())
 

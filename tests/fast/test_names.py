@@ -17,7 +17,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import REPO, render, run
+from tests.conftest import REPO, format_check, render, run
 
 RESERVED = set(yaml.safe_load((REPO / "hooks/reserved_names.yml").read_text()).split())
 
@@ -70,11 +70,5 @@ def test_a_fresh_project_is_formatted_and_lint_clean_whatever_its_name(
         model_registry=model_registry,
         python_version=python_version,
     )
-    check = (
-        ["black", "--check", "--diff", "--fast"]
-        if formatter == "black"
-        else ["ruff", "format", "--check", "--diff"]
-    )
-
-    run([*check, "package", "research"], cwd=project)
+    run([*format_check(formatter), "package", "research"], cwd=project)
     run(["ruff", "check", "--no-cache", "package", "research"], cwd=project)

@@ -14,7 +14,15 @@ import pytest
 import yaml
 from handoff_kit.scenarios import describe_acceptance
 
-from tests.conftest import ANSWER_SETS, REPO, answers, project_files, read_jsonc, run
+from tests.conftest import (
+    ANSWER_SETS,
+    REPO,
+    answers,
+    format_check,
+    project_files,
+    read_jsonc,
+    run,
+)
 
 NAMES = list(ANSWER_SETS)
 
@@ -219,12 +227,7 @@ def test_a_fresh_project_is_already_formatted_and_lint_clean(
 ) -> None:
     """The same formatter and ruff versions the project pins, on its own config."""
     project = rendered[name]
-    formatter = answers(project)["formatter"]
-    check = (
-        ["black", "--check", "--diff"]
-        if formatter == "black"
-        else ["ruff", "format", "--check", "--diff", "--no-cache"]
-    )
+    check = format_check(answers(project)["formatter"])
 
     run([*check, "package", "research"], cwd=project)
     run(["ruff", "check", "--no-cache", "package", "research"], cwd=project)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, answers, run, tool_env
+from tests.conftest import REPO, answers, format_check, run, tool_env
 
 # Runs Copier, git and make in generated projects: seconds each, so the slow tier.
 pytestmark = pytest.mark.slow
@@ -321,11 +321,7 @@ def test_every_generated_file_passes_the_linters_the_first_commit_runs(
     checked where it is developed), standards/ included."""
     project = rendered[name]
     formatter = answers(project)["formatter"]
-    check = (
-        ["black", "--check", "--quiet"]
-        if formatter == "black"
-        else ["ruff", "format", "--check", "--no-cache"]
-    )
+    check = format_check(formatter)
     python = [p.relative_to(project).as_posix() for p in project.rglob("*.py")]
     python = [p for p in python if not p.startswith("standards/handoff-kit/")]
     config = yaml.safe_load((project / ".pre-commit-config.yaml").read_text())

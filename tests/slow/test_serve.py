@@ -46,9 +46,7 @@ def project(request: pytest.FixtureRequest, set_up_project: Callable[[str], Proj
     """The session's project of each registry (shared with the other slow tests), with
     a trained and promoted champion."""
     project = set_up_project(REGISTRIES[request.param])
-    assert answers(project.path)["model_registry"] == (
-        "files" if request.param == "files" else "mlflow"
-    )
+    assert answers(project.path)["model_registry"] == request.param
     project.make("train")
     project.make("promote")
     return project

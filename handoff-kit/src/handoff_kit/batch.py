@@ -283,24 +283,24 @@ def _scored(  # pragma: no cover - Spark glue: the slow tier runs it.
 
         failure = list(FAILURE_FIELDS)
         failed = f.col(failure[0]).isNotNull()
+        scored = rows.mapInPandas(scored_batches, schema)
+        columns = [column for column in scored.columns if column not in FAILURE_FIELDS]
         checks = Observation("handoff checks")
-        scored = rows.mapInPandas(scored_batches, schema).observe(
+        observed = scored.observe(
             checks,
             f.count(f.when(~failed, 1)).alias("scored"),
             # Failure rows are a few per batch; collect_list skips the nulls.
             f.collect_list(f.when(failed, f.struct(*failure))).alias("failures"),
         )
-        columns = [column for column in scored.columns if column not in FAILURE_FIELDS]
-        good = scored.filter(~failed).select(*columns)
         if is_local(job.target):
-            return _write_checked(good, job.target, checks)
+            return _write_checked(
+                observed.filter(~failed).select(*columns), job.target, checks
+            )
         # A cluster's storage has no rename: there the check is a pass that writes
         # nothing (Spark's noop format), and the write a second pass.
-        good.write.format("noop").mode("overwrite").save()
+        observed.write.format("noop").mode("overwrite").save()
         count = checked(checks.get)
-        rows.mapInPandas(scored_batches, schema).filter(~failed).select(
-            *columns
-        ).write.parquet(job.target)
+        scored.filter(~failed).select(*columns).write.parquet(job.target)
         return count
     except PySparkException as error:
         msg = f"Spark could not score {job.source}: {last_line(error)}"
