@@ -25,6 +25,8 @@ from conftest import (
     manifest,
     write_pyproject,
 )
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import BAD_REQUEST, RESOURCE_DOES_NOT_EXIST
 from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
 from handoff_kit import ContractViolation, api, config, registry
@@ -366,6 +368,57 @@ def test_promotions_at_once_leave_the_champion_on_the_newest_and_keep_both(
         Promotion(mine.version, at, "ada@example.com"),
         Promotion(theirs.version, at, "bob@example.com"),
     ], "a promotion is missing, or out of order"
+
+
+def test_an_alias_move_that_collides_with_another_members_is_made_again(
+    store: MlflowRegistry, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    move_alias = store.client.set_registered_model_alias
+    moves: list[str] = []
+
+    def colliding(name: str, alias: str, version: str) -> None:
+        # As a PostgreSQL server answers when another member inserted the alias first.
+        moves.append(version)
+        if len(moves) == 1:
+            msg = 'duplicate key value violates unique constraint "registered_model_alias_pk"'
+            raise MlflowException(msg, error_code=BAD_REQUEST)
+        move_alias(name, alias, version)
+
+    monkeypatch.setattr(store.client, "set_registered_model_alias", colliding)
+    registered = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+
+    assert len(moves) == 2, f"the alias was moved {len(moves)} times, not twice"
+    candidate = store.find(CANDIDATE)
+    assert candidate is not None
+    assert candidate.version == registered.version, (
+        "the candidate is not the new version"
+    )
+
+
+@pytest.mark.parametrize(
+    ("error_code", "moves"),
+    [(RESOURCE_DOES_NOT_EXIST, 1), (BAD_REQUEST, mlflow_store.ALIAS_ATTEMPTS)],
+    ids=["not-a-collision", "collides-every-time"],
+)
+def test_an_alias_move_the_registry_keeps_refusing_fails_after_bounded_attempts(
+    store: MlflowRegistry,
+    settings: config.Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    error_code: int,
+    moves: int,
+) -> None:
+    version = store.register(fitted(), manifest(settings), "# Card\n", EXAMPLE)
+    tried: list[str] = []
+
+    def refusing(name: str, alias: str, version: str) -> None:
+        tried.append(version)
+        raise MlflowException("refused", error_code=error_code)
+
+    monkeypatch.setattr(store.client, "set_registered_model_alias", refusing)
+    monkeypatch.setattr(mlflow_store.time, "sleep", lambda seconds: None)
+    with pytest.raises(MlflowException, match="refused"):
+        store.promote(version, by="ada@example.com", at="2025-05-01T00:00:00+00:00")
+    assert len(tried) == moves, f"{len(tried)} attempts, not {moves}"
 
 
 def test_promotions_recorded_by_kit_0_2_0_stay_in_the_history(

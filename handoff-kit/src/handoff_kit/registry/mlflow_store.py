@@ -63,6 +63,12 @@ PROMOTION_TAG = "handoff.promotion."
 PROMOTIONS_TAG = "handoff.promotions"
 # MLflow's answers when a model, version or alias does not exist.
 NOT_FOUND = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
+# MLflow sets an alias by reading it, then inserting or updating it: when two
+# members set one alias at once, both may insert, and the database refuses the
+# later insert (BAD_REQUEST, MLflow's answer to any SQL error) or, in SQLite, the
+# later write (TEMPORARILY_UNAVAILABLE). Tried again, it finds the alias and moves it.
+ALIAS_RACES = {"BAD_REQUEST", "TEMPORARILY_UNAVAILABLE"}
+ALIAS_ATTEMPTS = 4
 # MLflow retries a failing request for minutes by default (7 retries, backoff
 # factor 2): the kit's commands are interactive, so unless the user says
 # otherwise it retries twice, a second apart.
@@ -174,7 +180,7 @@ class MlflowRegistry:
         for key, value in tags(manifest).items():
             self.client.set_model_version_tag(self.name, version, key, value)
         self.client.update_model_version(self.name, version, description=card)
-        self.client.set_registered_model_alias(self.name, CANDIDATE, version)
+        self._point(CANDIDATE, version)
         return self.get(version)
 
     def get(self, version: str) -> ModelVersion:
@@ -228,10 +234,22 @@ class MlflowRegistry:
         # promotion recorded, so the alias and the history end up agreeing.
         key = f"{PROMOTION_TAG}{time.time_ns()}.{os.getpid()}"
         self.client.set_model_version_tag(self.name, version.version, key, f"{at} {by}")
-        self.client.set_registered_model_alias(self.name, CHAMPION, version.version)
+        self._point(CHAMPION, version.version)
         newest = self._history()[-1][2]
         if newest.version != version.version:
-            self.client.set_registered_model_alias(self.name, CHAMPION, newest.version)
+            self._point(CHAMPION, newest.version)
+
+    def _point(self, alias: str, version: str) -> None:
+        """Point the alias at the version, again if another member's move collided."""
+        for attempt in range(1, ALIAS_ATTEMPTS + 1):
+            try:
+                self.client.set_registered_model_alias(self.name, alias, version)
+            except MlflowException as error:
+                if error.error_code not in ALIAS_RACES or attempt == ALIAS_ATTEMPTS:
+                    raise
+                time.sleep(0.05 * attempt)
+            else:
+                return
 
     def promotions(self) -> list[Promotion]:
         return [promotion for _, _, promotion in self._history()]
