@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pandas as pd
+import pandera.pandas as pa
 import pytest
+from pandera.errors import SchemaError
+from pandera.typing import Series
 
 from handoff_kit import ContractViolation, Failure
+from handoff_kit.contracts import Schema, unkept_nulls
 from sample_model.contracts import Features, Predictions
 
 
@@ -90,3 +94,54 @@ def test_a_failure_shows_at_most_three_examples() -> None:
 
 def test_a_contract_violation_is_a_value_error() -> None:
     assert issubclass(ContractViolation, ValueError)
+
+
+DTYPES = [
+    "int8", "int64", "uint32", "bool", "float32", "float64", "str",
+    "datetime64[ns]", "Int64", "boolean",
+]  # fmt: skip
+
+
+def keeps_a_null(schema: type[Schema], dtype: str) -> bool:
+    """Whether a column of `dtype` can hold a null the schema then accepts: pandas'
+    and pandera's own verdicts, not the rule's."""
+    try:
+        nulls = pd.Series([None, None]).astype(dtype)
+    except TypeError:
+        return False  # NumPy's integers refuse a null outright.
+    if not nulls.isna().all():
+        return False  # NumPy's booleans turn it into False.
+    try:
+        schema.validate(pd.DataFrame({"value": nulls}))
+    except SchemaError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_nullable_column_is_flagged_exactly_when_its_dtype_cannot_hold_a_null(
+    dtype: str,
+) -> None:
+    row = type(
+        "Row",
+        (Schema,),
+        {"__annotations__": {"value": Series[dtype]}, "value": pa.Field(nullable=True)},
+    )
+
+    flagged = unkept_nulls(row)
+
+    assert bool(flagged) != keeps_a_null(row, dtype), f"{dtype}: flagged {flagged}"
+    if flagged:
+        assert flagged == [
+            f"Row.value: nullable=True, but {dtype} cannot hold a null (one fails "
+            f"dtype('{dtype}')); make it nullable=False, or give it a dtype with a "
+            "missing value, e.g. float64"
+        ]
+
+
+def test_a_column_that_refuses_nulls_is_never_flagged() -> None:
+    class Strict(Schema):
+        count: Series[int]
+        flag: Series[bool]
+
+    assert unkept_nulls(Strict) == []

@@ -7,11 +7,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import pandera.pandas as pa
 import pytest
 from conftest import add_source, write_pyproject
+from pandera.typing import Series
 
 from handoff_kit import __version__, cli, config, gate
 from handoff_kit.compat import write_snapshot
+from handoff_kit.contracts import Schema
 from handoff_kit.report import Gate, Result, command_gate, markdown, run_command
 
 REPOSITORY = Path(__file__).resolve().parents[2]  # The template's, around the kit.
@@ -285,6 +288,33 @@ def test_a_breaking_difference_from_the_snapshot_fails_the_contract_gate(
     assert not result.passed
     assert result.reason.startswith("breaking change without a major version bump")
     assert result.details == "BREAKING    Features.gone: column removed (or renamed)"
+
+
+def test_a_contract_column_allowing_nulls_its_dtype_cannot_hold_fails_the_gate(
+    settings: config.Settings,
+) -> None:
+    class Counted(Schema):
+        visits: Series[int] = pa.Field(nullable=True)
+        member: Series[bool] = pa.Field(nullable=True)
+        spend: Series[float] = pa.Field(nullable=True)
+
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    contract = settings.contract
+    # Settings.contract is imported once per Settings: this one's holds Counted too.
+    vars(settings)["contract"] = replace(contract, inputs=(*contract.inputs, Counted))
+
+    result = gate.contract_gate(settings)
+
+    assert not result.passed, "a promise of nulls that validation never keeps passed"
+    assert result.reason == (
+        "Counted.visits: nullable=True, but int64 cannot hold a null (one fails "
+        "dtype('int64')); make it nullable=False, or give it a dtype with a missing "
+        "value, e.g. float64 (and 1 more)"
+    )
+    assert [line.split(":")[0] for line in result.details.splitlines()] == [
+        "Counted.visits",
+        "Counted.member",
+    ]
 
 
 def test_the_catalog_gate_passes_a_package_that_reads_official_sources(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Self
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
@@ -21,6 +22,8 @@ _COLUMN_CHECKS = {
     "column_in_schema": "unexpected column",
 }
 _EXAMPLES = 3
+# NumPy's kinds with no missing value: signed and unsigned integers, booleans.
+_NO_MISSING_VALUE = "iub"
 
 
 @dataclass(frozen=True)
@@ -83,3 +86,21 @@ def _failures(cases: pd.DataFrame) -> list[Failure]:
         examples = tuple(str(case) for case in group["failure_case"].head(_EXAMPLES))
         failures.append(Failure(str(column), str(check), len(group), examples))
     return failures
+
+
+def unkept_nulls(schema: type[pa.DataFrameModel]) -> list[str]:
+    """The schema's columns that allow nulls in a dtype that cannot hold one.
+
+    NumPy's integers and booleans have no missing value: a null makes the column
+    float64 or object, which fails the dtype check, so `nullable=True` there is a
+    promise validation never keeps (and the API schema would offer null in vain).
+    """
+    return [
+        f"{schema.__name__}.{name}: nullable=True, but {column.dtype} cannot hold a "
+        f"null (one fails dtype('{column.dtype}')); make it nullable=False, or give it "
+        "a dtype with a missing value, e.g. float64"
+        for name, column in schema.to_schema().columns.items()
+        if column.nullable
+        and isinstance(column.dtype.type, np.dtype)
+        and column.dtype.type.kind in _NO_MISSING_VALUE
+    ]

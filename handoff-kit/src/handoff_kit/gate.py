@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from handoff_kit import __version__, api, candidate, catalog
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
+from handoff_kit.contracts import unkept_nulls
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import Finding, research_debts, scan_package
@@ -37,6 +38,15 @@ def contract_gate(settings: Settings) -> Result:
         current = current_contract(settings)
     except ScenarioError as error:
         return Result(title, False, str(error))
+    contract = settings.contract
+    unkept = [
+        problem
+        for schema in (*contract.inputs, *contract.outputs)
+        for problem in unkept_nulls(schema)
+    ]
+    if unkept:
+        more = f" (and {len(unkept) - 1} more)" if len(unkept) > 1 else ""
+        return Result(title, False, unkept[0] + more, "\n".join(unkept))
     verdict = judge(read_snapshot(settings.snapshot), current)
     return Result(
         title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
