@@ -357,6 +357,21 @@ def test_numpy_loadtxt_is_found(
             "datasets.fetch_openml",
             "sklearn.datasets.fetch_openml",
         ),
+        ("import joblib", "joblib.load", "joblib.load"),
+        ("import torch", "torch.load", "torch.load"),
+        ("import numpy as np", "np.memmap", "numpy.memmap"),
+        ("import os", "os.open", "os.open"),
+        ("import pandas as pd", "pd.HDFStore", "pandas.HDFStore"),
+        ("from scipy import io", "io.loadmat", "scipy.io.loadmat"),
+        ("import h5py", "h5py.File", "h5py.File"),
+        ("import xarray as xr", "xr.open_dataset", "xarray.open_dataset"),
+        ("from PIL import Image", "Image.open", "PIL.Image.open"),
+        ("import cv2", "cv2.imread", "cv2.imread"),
+        ("import imageio.v3 as iio", "iio.imread", "imageio.v3.imread"),
+        ("import duckdb", "duckdb.from_csv_auto", "duckdb.from_csv_auto"),
+        ("import fsspec", "fsspec.open", "fsspec.open"),
+        ("import smart_open", "smart_open.open", "smart_open.open"),
+        ("import shelve", "shelve.open", "shelve.open"),
     ],
 )
 def test_every_kind_of_read_is_found(
@@ -370,6 +385,133 @@ def test_every_kind_of_read_is_found(
 
     assert findings == [
         f"reader.py:3: reads data directly with {shown}(): 'x' {OUTSIDE}"
+    ]
+
+
+def test_a_reader_looked_up_by_a_name_the_code_says_is_found_under_its_real_name(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        lookups="""\
+        import builtins
+        import importlib
+
+        import pandas as pd
+
+        READ = "read_csv"
+
+        a = getattr(pd, "read_csv")("a.csv")
+        b = getattr(pd, READ)("b.csv")
+        c = importlib.import_module("numpy").load("c.npy")
+        d = __import__("pandas").read_parquet("d.parquet")
+        e = __import__("pyarrow.parquet", fromlist=["read_table"]).read_table("e")
+        f = getattr(builtins, "open")("f.txt")
+        g = getattr(pd, "io").parsers.read_csv("g.csv")
+        reader = getattr(pd, READ)
+        """,
+    )
+
+    assert findings == [
+        f"lookups.py:8: reads data directly with pandas.read_csv(): 'a.csv' {OUTSIDE}",
+        f"lookups.py:9: reads data directly with pandas.read_csv(): 'b.csv' {OUTSIDE}",
+        f"lookups.py:10: reads data directly with numpy.load(): 'c.npy' {OUTSIDE}",
+        "lookups.py:11: reads data directly with pandas.read_parquet(): 'd.parquet' "
+        + OUTSIDE,
+        "lookups.py:12: reads data directly with pyarrow.parquet.read_table(): 'e' "
+        + OUTSIDE,
+        f"lookups.py:13: reads data directly with open(): 'f.txt' {OUTSIDE}",
+        "lookups.py:14: reads data directly with pandas.io.parsers.read_csv(): "
+        f"'g.csv' {OUTSIDE}",
+        "lookups.py:15: hands pandas.read_csv() around without calling it, so the "
+        f"gate cannot see what it reads; {INSTEAD}",
+    ]
+
+
+def test_a_name_looked_up_in_a_reader_package_by_a_string_the_code_hides_is_found(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        hidden="""\
+        import numpy as np
+        import pandas as pd
+
+
+        def read(kind: str, frame: pd.DataFrame, model: object) -> object:
+            rows = getattr(pd, "read_" + kind)("rows")
+            arrays = getattr(np, kind)
+            column = getattr(frame, kind)
+            method = getattr(model, "predict_" + kind)
+            return rows, arrays, column, method
+        """,
+    )
+
+    assert findings == [
+        "hidden.py:6: looks up a name in pandas that the code does not say "
+        "(getattr(pd, 'read_' + kind)), so the gate cannot see whether it reads; "
+        + INSTEAD,
+        "hidden.py:7: looks up a name in numpy that the code does not say "
+        "(getattr(np, kind)), so the gate cannot see whether it reads; " + INSTEAD,
+    ], "a lookup on the project's own objects is not a read"
+
+
+def test_code_run_from_a_string_is_a_finding_and_pandas_expressions_are_not(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        strings="""\
+        import re
+
+        import pandas as pd
+
+        CODE = "import pandas; pandas.read_csv('x.csv')"
+
+
+        def run(frame: pd.DataFrame) -> object:
+            exec(CODE)
+            value = eval("1 + 1")
+            code = compile(CODE, "<string>", "exec")
+            pattern = re.compile("a+")
+            return frame.query("a > 1"), frame.eval("a + 1"), pd.eval("1 + 2"), value
+        """,
+    )
+
+    ran = "runs code given as a string with {}(), which the gate cannot read: write "
+    ran += "the code out, or waive the line ('# handoff: allow-read <reason>')"
+    assert findings == [
+        f"strings.py:9: {ran.format('exec')}",
+        f"strings.py:10: {ran.format('eval')}",
+        f"strings.py:11: {ran.format('compile')}",
+    ]
+
+
+def test_a_duckdb_query_and_an_object_store_download_are_reads(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        stores="""\
+        import boto3
+        import duckdb
+
+        rows = duckdb.sql("SELECT * FROM 'data/raw/rows.csv'").df()
+        boto3.client("s3").download_file("bucket", "rows.csv", "rows.csv")
+        """,
+    )
+
+    assert findings == [
+        "stores.py:4: reads data directly with duckdb.sql(): its SQL can read any "
+        "file, so the gate counts every query as a data read; "
+        f"{INSTEAD}, or waive the line ('# handoff: allow-read <reason>')",
+        "stores.py:5: reads data directly with "
+        "boto3.client('s3').download_file(): Python code does not say what "
+        f"boto3.client('s3') is, {UNTYPED.format('.download_file()')}",
     ]
 
 
@@ -585,6 +727,9 @@ def test_writing_files_and_parsing_strings_are_not_reads(
         import json
         from pathlib import Path
 
+        import fsspec
+        import h5py
+        import numpy as np
         import pandas as pd
         from handoff_kit import catalog
 
@@ -601,6 +746,10 @@ def test_writing_files_and_parsing_strings_are_not_reads(
             with open("log.txt", "w") as log, (OUT / "more.log").open(mode="a") as more:
                 log.write(json.dumps(json.loads(text)))
                 more.write(text)
+            np.memmap("cache.bin", np.float32, "w+", shape=(3,))
+            h5py.File("frame.h5", "w").create_dataset("x", data=frame.to_numpy())
+            with fsspec.open("s3://bucket/frame.csv", "wb") as remote:
+                remote.write(frame.to_csv().encode())
 
 
         houses = catalog.load("houses"), catalog.load(HOUSES)

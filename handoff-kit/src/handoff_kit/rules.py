@@ -1,10 +1,12 @@
 """The data rule: package/ reads official catalog sources only, through the loader.
 
 The scan reads package/ code the way Python does (`ast`): it follows each module's
-imports, its module constants and the package's own modules to the fully qualified
-name of what every call calls, then flags each read outside the catalog loader
-(READERS, READ_METHODS) and each `catalog.load` of a source that is not official or
-that it cannot see. A line that must read directly says why in a comment,
+imports, its module constants, `getattr` and `importlib.import_module` with names the
+code says, and the package's own modules to the fully qualified name of what every
+call calls, then flags each read outside the catalog loader (READERS, READ_METHODS)
+and each `catalog.load` of a source that is not official or that it cannot see. What
+it cannot read is flagged too: code run from a string (RUNS_STRINGS), and a name
+looked up in a reader's package by a string the code does not say. A line that must read directly says why in a comment,
 `# handoff: allow-read <reason>`: the read is then waived, listed, never a failure.
 
 research/ may read anything; the unofficial sources it uses are listed in the
@@ -63,6 +65,30 @@ READERS: dict[str, int | None] = {
     "lzma.open": 1,
     "zipfile.ZipFile": 1,
     "tarfile.open": 1,
+    "os.open": None,
+    "numpy.memmap": 2,
+    "pandas.HDFStore": None,
+    "joblib.load": None,
+    "torch.load": None,
+    "scipy.io.loadmat": None,
+    "h5py.File": 1,
+    "xarray.open_*": None,
+    "xarray.load_*": None,
+    "PIL.Image.open": None,
+    "cv2.imread": None,
+    "imageio.**.imread": None,
+    "soundfile.read": None,
+    "librosa.load": None,
+    "shelve.open": None,
+    "duckdb.from_*": None,
+    # DuckDB's SQL reads any file it names: every query counts (QUERIES).
+    "duckdb.sql": None,
+    "duckdb.query": None,
+    "duckdb.execute": None,
+    "fsspec.open": 1,
+    "fsspec.open_files": 1,
+    "fsspec.open_local": None,
+    "smart_open.open": 1,
     "pathlib.*.read_text": None,  # Path.read_text(path); path.read_text() is below
     "pathlib.*.read_bytes": None,
     "pathlib.*.open": 1,
@@ -84,13 +110,27 @@ READERS: dict[str, int | None] = {
     "httpx.AsyncClient": None,
 }
 
+# The packages that hold readers (and builtins): looking a name up in one of them
+# by a string the code does not say may find a reader.
+_READER_PACKAGES = {pattern.partition(".")[0] for pattern in READERS}
+
 # Methods that read data whatever they are called on. Python code does not say
 # what type an object has, so the scan counts every call of these as a read
 # (except the package's own functions, which it scans where they are).
 READ_METHODS = re.compile(
     r"read_(text|bytes|csv|parquet|json|excel|feather|table|pickle|hdf|sql\w*)"
     r"|scan_(csv|parquet)"
+    r"|download_file(obj)?|get_object"  # An object store's client (boto3).
 )
+# The readers whose first argument is a query, not a path.
+QUERIES = {"duckdb.sql", "duckdb.query", "duckdb.execute"}
+# Python that runs code given as a string, which the scan cannot read.
+RUNS_STRINGS = {"builtins.eval", "builtins.exec", "builtins.compile"}
+# Calls that stand for an attribute or a module named by a string.
+_GETATTR = "builtins.getattr"
+_IMPORTS = {"importlib.import_module", "builtins.__import__"}
+_ATTRIBUTE = 1  # getattr(obj, name): the name's position.
+_FROMLIST = 3  # __import__(name, globals, locals, fromlist): its position.
 
 # The waiver comment: `# handoff: allow-read <reason>` on the line that reads.
 WAIVER = re.compile(r"#\s*handoff:\s*allow-read\b[\s:]*(.*)")
@@ -355,6 +395,8 @@ class _Package:
         """The fully qualified names `expr` (a name or attribute) may stand for."""
         if depth > _DEPTH:
             return []
+        if isinstance(expr, ast.Call):
+            return self._looked_up(expr, scope, depth + 1)
         if isinstance(expr, ast.Attribute):
             bases = self.names(expr.value, scope, depth + 1)
             each = [self._canonical(f"{b}.{expr.attr}", depth + 1) for b in bases]
@@ -376,6 +418,43 @@ class _Package:
             elif owner is owner.module.scope:
                 candidates.append(f"{owner.module.name}.{expr.id}")
         return list(dict.fromkeys(candidates))
+
+    def _looked_up(self, call: ast.Call, scope: _Scope, depth: int) -> list[str]:
+        """What `getattr(obj, "name")`, `importlib.import_module("name")` or
+        `__import__("name")` stands for, when the code says the name."""
+        if not isinstance(call.func, ast.Name | ast.Attribute) or not call.args:
+            return []
+        called = self.names(call.func, scope, depth)
+        if _GETATTR in called and len(call.args) > _ATTRIBUTE:
+            attr = self.string(call.args[_ATTRIBUTE], scope)
+            bases = [] if attr is None else self.names(call.args[0], scope, depth)
+            each = [self._canonical(f"{base}.{attr}", depth) for base in bases]
+            return list(dict.fromkeys(name for names in each for name in names))
+        module = self.string(call.args[0], scope) if set(called) & _IMPORTS else None
+        if module is None:
+            return []
+        fromlist = len(call.args) > _FROMLIST or any(
+            k.arg == "fromlist" for k in call.keywords
+        )
+        if "builtins.__import__" in called and not fromlist:
+            module = module.partition(".")[0]  # __import__("a.b") is module a.
+        return self._canonical(module, depth)
+
+    def hidden_lookup(self, call: ast.Call, scope: _Scope) -> str | None:
+        """The reader package `getattr(package, <a name the code does not say>)`
+        looks in, if that is what `call` is."""
+        func = call.func
+        names = (
+            self.names(func, scope)
+            if isinstance(func, ast.Name | ast.Attribute)
+            else []
+        )
+        if _GETATTR not in names or len(call.args) <= _ATTRIBUTE:
+            return None
+        if self.string(call.args[_ATTRIBUTE], scope) is not None:
+            return None
+        bases = self.names(call.args[0], scope)
+        return next((b for b in bases if b.partition(".")[0] in _READER_PACKAGES), None)
 
     def _module_of(self, name: str) -> _Module | None:
         parts = name.split(".")
@@ -707,20 +786,39 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         names = (
             self.package.names(func, self.scope)
-            if isinstance(func, ast.Name | ast.Attribute)
+            if isinstance(func, ast.Name | ast.Attribute | ast.Call)
             else []
         )
+        hidden = self.package.hidden_lookup(node, self.scope)
         if LOADER in names:
             message = self.package.load_message(node, self.scope)
+        elif set(names) & RUNS_STRINGS:
+            message = (
+                f"runs code given as a string with {_shown(names[0])}(), which the "
+                "gate cannot read: write the code out, or waive the line "
+                "('# handoff: allow-read <reason>')"
+            )
+        elif hidden is not None:
+            message = (
+                f"looks up a name in {hidden} that the code does not say "
+                f"({_quoted(node)}), so the gate cannot see whether it reads; "
+                f"{_SOME_SOURCE}"
+            )
         else:
             message = self._function_read(node, names) or self._method_read(node, names)
         if message:
             self._hit(node, message)
-        if isinstance(func, ast.Attribute):
+        if isinstance(func, ast.Call) and names:
+            # getattr(pd, "read_csv")(...): the call above is the read; the
+            # lookup's own arguments may still read.
+            self._visit_all([*func.args, *func.keywords])
+        elif isinstance(func, ast.Attribute):
             self.visit(func.value)
         elif not isinstance(func, ast.Name):
             self.visit(func)
         self._visit_all([*node.args, *node.keywords])
+        if set(names) & {_GETATTR, *_IMPORTS}:
+            self._reference(node)  # x = getattr(pd, "read_csv") hands a reader around.
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
@@ -731,7 +829,7 @@ class _Scanner(ast.NodeVisitor):
             self._reference(node)
         self.visit(node.value)
 
-    def _reference(self, node: ast.Name | ast.Attribute) -> None:
+    def _reference(self, node: ast.Name | ast.Attribute | ast.Call) -> None:
         """A reader or the loader handed around, not called: the scan cannot see
         what it reads."""
         names = self.package.names(node, self.scope)
@@ -769,6 +867,12 @@ class _Scanner(ast.NodeVisitor):
             position = READERS[pattern]
             if position is not None and _writes(self._mode(call, position)):
                 return None
+            if pattern in QUERIES:
+                return (
+                    f"reads data directly with {name}(): its SQL can read any file, "
+                    f"so the gate counts every query as a data read; {_SOME_SOURCE}, "
+                    "or waive the line ('# handoff: allow-read <reason>')"
+                )
             location = self.package.describe(self._first_location(call))
             return f"reads data directly with {_shown(name)}(): {location}"
         return None
