@@ -132,6 +132,32 @@ def test_an_untyped_function_in_the_package_fails_lint_and_type_check(
     assert "missing a type annotation" in typecheck.stdout
 
 
+def test_waivers_that_name_no_rule_and_mypy_settings_in_package_files_fail(
+    default_project: Project,
+) -> None:
+    package = package_dir(default_project)
+    write(
+        default_project,
+        f"{package}/waived.py",
+        'import os  # noqa\n\nN: int = "x"  # type: ignore\n',
+    )
+    write(
+        default_project,
+        f"{package}/unchecked.py",
+        "# mypy: ignore-errors\n\n\ndef double(x: int) -> str:\n    return x * 2\n",
+    )
+
+    lint = default_project.make("lint", check=False)
+    typecheck = default_project.make("typecheck", check=False)
+
+    assert lint.returncode != 0, f"make lint passed bare waivers:\n{lint.stdout}"
+    assert "PGH004" in lint.stdout, "a bare `# noqa` passed"
+    assert "PGH003" in lint.stdout, "a bare `# type: ignore` passed"
+    assert typecheck.returncode != 0, f"make typecheck passed:\n{typecheck.stdout}"
+    assert "unchecked.py:1:# mypy: ignore-errors" in typecheck.stdout
+    assert "loosen the standard for that file" in typecheck.stdout
+
+
 def test_a_lint_error_in_the_package_fails_the_lint(default_project: Project) -> None:
     write(
         default_project,

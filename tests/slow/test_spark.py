@@ -167,3 +167,26 @@ def test_a_bad_partition_is_refused_by_column_and_check_through_spark_connect(
         "e.g. -1, -1, -1",
     ], result.stderr[-3000:]
     assert leftovers(target) == [], "a refused job left an output or staging folder"
+
+
+def test_a_local_job_keeps_the_users_jvm_options_beside_the_kits(spark_project: Project) -> None:
+    # A user's JVM options (a proxy, a trust store, ...) as spark-submit takes them.
+    spark_project.env["PYSPARK_SUBMIT_ARGS"] = (
+        "--driver-java-options -Dhandoff.user=kept " + SPARK_MEMORY
+    )
+    try:
+        started = python(
+            spark_project,
+            "from handoff_kit.batch import session\n"
+            "spark = session('local[1]')\n"
+            "bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory\n"
+            "print('\\n'.join(bean.getRuntimeMXBean().getInputArguments()))\n"
+            "spark.stop()\n",
+        ).splitlines()
+    finally:
+        spark_project.env["PYSPARK_SUBMIT_ARGS"] = SPARK_MEMORY
+
+    assert "-Dhandoff.user=kept" in started, f"the user's option was dropped: {started}"
+    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(started), (
+        f"the kit's local JVM options were dropped: {started}"
+    )

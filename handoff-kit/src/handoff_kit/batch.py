@@ -56,7 +56,9 @@ FAILURE_FIELDS = {
 BATCH_ROWS = 100_000
 # A local job's JVM lives for one job of seconds: C1, the quick JIT compiler alone,
 # and the serial collector spend a third less CPU than the server defaults, which
-# pay back only in long-lived JVMs (measured in bench/results.md).
+# pay back only in long-lived JVMs (measured in bench/results.md). Spark puts its
+# default options before the user's own (spark.driver.extraJavaOptions, or
+# spark-submit's --driver-java-options), which keep working and win where they differ.
 LOCAL_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 # The modules handoff_kit.spark_daemon imports before forking a local job's workers.
 PRELOAD = "HANDOFF_SPARK_PRELOAD"
@@ -332,7 +334,7 @@ def session(master: str) -> SparkSession:  # pragma: no cover - Spark glue.
     else:
         spark = (
             builder.master(master)
-            .config("spark.driver.extraJavaOptions", LOCAL_JVM_OPTIONS)
+            .config("spark.driver.defaultJavaOptions", LOCAL_JVM_OPTIONS)
             .config("spark.python.daemon.module", "handoff_kit.spark_daemon")
             .config("spark.ui.enabled", "false")
             .config("spark.ui.showConsoleProgress", "false")
