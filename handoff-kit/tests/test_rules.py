@@ -445,7 +445,8 @@ def test_a_name_looked_up_in_a_reader_package_by_a_string_the_code_hides_is_foun
             arrays = getattr(np, kind)
             column = getattr(frame, kind)
             method = getattr(model, "predict_" + kind)
-            return rows, arrays, column, method
+            convert = getattr(str, kind)
+            return rows, arrays, column, method, convert
         """,
     )
 

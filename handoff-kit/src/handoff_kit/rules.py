@@ -6,8 +6,9 @@ code says, and the package's own modules to the fully qualified name of what eve
 call calls, then flags each read outside the catalog loader (READERS, READ_METHODS)
 and each `catalog.load` of a source that is not official or that it cannot see. What
 it cannot read is flagged too: code run from a string (RUNS_STRINGS), and a name
-looked up in a reader's package by a string the code does not say. A line that must read directly says why in a comment,
-`# handoff: allow-read <reason>`: the read is then waived, listed, never a failure.
+looked up in a reader's package by a string the code does not say. A line that must
+read directly says why in a comment, `# handoff: allow-read <reason>`: the read is
+then waived, listed, never a failure.
 
 research/ may read anything; the unofficial sources it uses are listed in the
 handoff report as debts to pay before its code moves into the package.
@@ -392,7 +393,8 @@ class _Package:
         self.catalog = catalog
 
     def names(self, expr: ast.expr, scope: _Scope, depth: int = 0) -> list[str]:
-        """The fully qualified names `expr` (a name or attribute) may stand for."""
+        """The fully qualified names `expr` (a name, an attribute, or a lookup by a
+        string: `getattr`, `import_module`) may stand for."""
         if depth > _DEPTH:
             return []
         if isinstance(expr, ast.Call):
@@ -454,7 +456,16 @@ class _Package:
         if self.string(call.args[_ATTRIBUTE], scope) is not None:
             return None
         bases = self.names(call.args[0], scope)
-        return next((b for b in bases if b.partition(".")[0] in _READER_PACKAGES), None)
+        # builtins itself holds open(); a builtin (str, dict, ...) holds no reader.
+        return next(
+            (
+                base
+                for base in bases
+                if base.partition(".")[0] in _READER_PACKAGES
+                and not base.startswith("builtins.")
+            ),
+            None,
+        )
 
     def _module_of(self, name: str) -> _Module | None:
         parts = name.split(".")
