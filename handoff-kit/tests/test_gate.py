@@ -536,3 +536,68 @@ def test_a_breaking_snapshot_difference_fails_the_command_line_gate(
         in report
     )
     assert "BREAKING    Model.fit: method added" in report
+
+
+# --- The interface gate: mypy on the class train() returns ---------------------
+
+LAZY_MODEL = """\
+from __future__ import annotations
+
+from handoff_kit import Trained
+from pandera.typing import DataFrame
+
+from sample_model.contracts import Features, Predictions
+
+
+class Lazy:
+    def predict(self, features: DataFrame[Features]) -> DataFrame[Predictions]:
+        return DataFrame[Predictions]({{"score": [0.5] * len(features)}})
+
+
+def train(){returns}:
+    return Trained(Lazy(), {{}})
+"""
+
+
+@pytest.fixture
+def shared_mypy_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mypy's cache, shared by these tests: the kit's and pandas' modules once."""
+    cache = tmp_path_factory.getbasetemp() / "mypy-cache"
+    monkeypatch.setenv("MYPY_CACHE_DIR", str(cache))
+
+
+@pytest.mark.xdist_group("mypy")
+@pytest.mark.usefixtures("shared_mypy_cache")
+def test_the_interface_gate_passes_when_the_model_train_returns_satisfies_it(
+    settings: config.Settings,
+) -> None:
+    result = gate.interface_gate(settings)
+
+    assert result.passed, f"{result.reason}\n{result.details}"
+
+
+@pytest.mark.xdist_group("mypy")
+@pytest.mark.usefixtures("shared_mypy_cache")
+@pytest.mark.parametrize(
+    ("returns", "said"),
+    [
+        (" -> Trained[Lazy]", '"Lazy" is missing following "Model" protocol member'),
+        (" -> Trained", '"Scorer" is missing following "Model" protocol member'),
+        ("", 'Expression type contains "Any" (has type "Callable[[], Any]")'),
+    ],
+    ids=["a-class-without-fit", "no-class-named", "no-annotation"],
+)
+def test_the_interface_gate_fails_on_the_class_train_returns_whatever_the_tests_assign(
+    project: Path, returns: str, said: str
+) -> None:
+    (project / "package/src/sample_model/lazy.py").write_text(
+        LAZY_MODEL.format(returns=returns)
+    )
+    write_pyproject(project, train="sample_model.lazy:train")
+
+    result = gate.interface_gate(config.load(project))
+
+    assert not result.passed, "the interface gate passed a model without fit()"
+    assert said in result.details, result.details

@@ -183,6 +183,53 @@ def test_a_predict_signature_that_drifts_from_the_protocol_fails_the_type_check(
     assert "predict" in result.stdout, "mypy does not say which method conflicts"
 
 
+# A model class the team's tests never assign to the Protocol: it scores, but has no fit().
+FROZEN = """\
+from __future__ import annotations
+
+from handoff_kit import Trained
+from pandera.typing import DataFrame
+
+from .contracts import Features, Predictions
+from .model import ChurnModel
+from .training import train as train_churn_model
+
+
+class Frozen:
+    def __init__(self, model: ChurnModel) -> None:
+        self.model = model
+
+    def predict(self, features: DataFrame[Features]) -> DataFrame[Predictions]:
+        return self.model.predict(features)
+
+
+def train() -> Trained[Frozen]:
+    fitted = train_churn_model()
+    return Trained(Frozen(fitted.model), fitted.metrics, sources=fitted.sources)
+"""
+
+
+def test_the_interface_gate_checks_the_class_train_returns_not_the_one_tests_assign(
+    default_project: Project,
+) -> None:
+    package = answers(default_project.path)["package_name"]
+    (default_project.path / package_dir(default_project) / "frozen.py").write_text(FROZEN)
+    edit(
+        default_project,
+        "pyproject.toml",
+        f'"{package}.training:train"',
+        f'"{package}.frozen:train"',
+    )
+
+    report = gate(default_project, "types", "interface")
+
+    table = rows(report)
+    assert table["Types (mypy --strict)"][0] == "pass", "the planted code is well typed"
+    assert table["Model satisfies the interface"][0] == "FAIL"
+    assert '"Frozen" is missing following "Model" protocol member' in report
+    assert "Trained[TheModelClass]" in report, "the report does not say what to annotate"
+
+
 def test_scoring_bad_input_raises_the_named_error_and_scores_nothing(
     default_project: Project,
 ) -> None:

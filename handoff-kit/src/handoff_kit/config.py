@@ -7,7 +7,7 @@ model is trained, where its records live.
     [tool.handoff]
     package = "churn_model"                       # the import name
     contracts = "churn_model.contracts"           # CONTRACT_VERSION, INPUTS, OUTPUTS, INTERFACES
-    train = "churn_model.training:train"          # () -> handoff_kit.Trained
+    train = "churn_model.training:train"          # () -> handoff_kit.Trained[<model>]
     model-input = "churn_model.contracts:Features"
     model-output = "churn_model.contracts:Predictions"
     model-interface = "churn_model.contracts:Model"

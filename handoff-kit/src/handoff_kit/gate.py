@@ -8,10 +8,12 @@ contracts after a reviewed change.
 from __future__ import annotations
 
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
-from handoff_kit import __version__, api, candidate, catalog
+from handoff_kit import __version__, api, candidate, catalog, report
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
@@ -30,6 +32,62 @@ def current_contract(settings: Settings) -> Snapshot:
         contract.interfaces,
         describe_acceptance(settings.acceptance),
     )
+
+
+# What the interface gate has mypy check: the class `train` returns, as its return
+# annotation says (Trained[TheModel]), against the contract's interface. It is the
+# class the registry gets, whatever the team's own tests assign.
+INTERFACE_CHECK = """\
+# mypy: disallow-any-expr
+# (An unannotated train() returns Any, which would satisfy any interface.)
+from collections.abc import Callable
+from typing import TypeVar
+
+from handoff_kit import Trained
+from handoff_kit.registry import Scorer
+from {interface_module} import {interface} as Interface
+from {train_module} import {train} as train
+
+ModelT = TypeVar("ModelT", bound=Scorer)
+
+
+def model_of(train: Callable[[], Trained[ModelT]]) -> ModelT:
+    raise NotImplementedError
+
+
+the_model_train_returns: Interface = model_of(train)
+"""
+INTERFACE_CHECK_FILE = "the_model_train_returns_satisfies_the_interface.py"
+
+
+def interface_gate(settings: Settings) -> Result:
+    """mypy on the class `train` returns against the interface, and on the team's
+    interface test if there is one. A train() annotated `-> Trained` alone returns
+    the kit's Scorer, which has no fit(): the row asks for the model's class."""
+    title = "Model satisfies the interface"
+    train_module, _, train = settings.train_function.partition(":")
+    interface_module, _, interface = settings.model_interface.partition(":")
+    check = INTERFACE_CHECK.format(
+        interface_module=interface_module,
+        interface=interface,
+        train_module=train_module,
+        train=train,
+    )
+    root = settings.root
+    with tempfile.TemporaryDirectory(prefix="handoff-") as folder:
+        written = Path(folder) / INTERFACE_CHECK_FILE
+        written.write_text(check)
+        tests = [settings.interface_test] if settings.interface_test.exists() else []
+        command = (
+            sys.executable,
+            "-m",
+            "mypy",
+            str(written),
+            *(str(test.relative_to(root)) for test in tests),
+        )
+        # The package's modules wherever the team's mypy settings look.
+        found = {"MYPYPATH": str(settings.package_dir.parent)}
+        return report.run_command(title, command, env=found, cwd=root)
 
 
 def contract_gate(settings: Settings) -> Result:
@@ -115,7 +173,6 @@ def gates(settings: Settings) -> list[Gate]:
     """Everything `make check` runs, then the contract's own gates."""
     root = settings.root
     make = ("make", "--no-print-directory")
-    python = (sys.executable, "-m")
     return [
         command_gate(
             "conflicts",
@@ -155,12 +212,12 @@ def gates(settings: Settings) -> list[Gate]:
             root,
             "fix what `make typecheck` lists",
         ),
-        command_gate(
+        Gate(
             "interface",
             "Model satisfies the interface",
-            (*python, "mypy", str(settings.interface_test.relative_to(root))),
-            root,
-            "make the model match the contract's interface (mypy's lines below)",
+            lambda: interface_gate(settings),
+            "make the model `train` returns match the contract's interface, and "
+            "annotate train's return as Trained[TheModelClass] (mypy's lines below)",
         ),
         command_gate(
             "tests",

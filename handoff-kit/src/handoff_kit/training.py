@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generic
 
 import pandas as pd
+from typing_extensions import TypeVar
 
 from handoff_kit.registry import Scorer
 
+# `Trained` alone stands for Trained[Scorer]: it type-checks, and the gate's
+# interface row asks for the model's class.
+ModelT = TypeVar("ModelT", bound=Scorer, default=Scorer)
+
 
 @dataclass(frozen=True)
-class Trained:
-    """What a project's training function returns (`train` in [tool.handoff]).
+class Trained(Generic[ModelT]):
+    """What a project's training function returns (`train` in [tool.handoff]), as
+    `Trained[TheModelClass]`: the gate checks with mypy that the class satisfies
+    the contract's interface.
 
-    model: the fitted model, which satisfies the contract's interface;
+    model: the fitted model;
     metrics: held-out evaluation, by name;
     sources: the catalog sources it learned from (none: made in code);
     example: a few valid input rows, stored with the version as an example request;
@@ -22,7 +30,7 @@ class Trained:
     The model card shows them all.
     """
 
-    model: Scorer
+    model: ModelT
     metrics: dict[str, float]
     sources: tuple[str, ...] = ()
     example: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -10,7 +10,7 @@ SOURCES = ("houses",)
 TARGET = "sold"
 
 
-def train() -> Trained:
+def train() -> Trained[RateModel]:
     """Fit on four fifths of the houses; score the fifth the model never saw."""
     rows = catalog.load("houses")
     held_out = rows.index % 5 == 0
