@@ -417,6 +417,33 @@ def test_the_catalog_gate_fails_when_the_package_folder_is_not_there(
     )
 
 
+def test_the_research_gate_passes_a_package_that_imports_no_research_code(
+    settings: config.Settings,
+) -> None:
+    result = gate.research_gate(settings)
+
+    assert result == Result(
+        "No research imports in package/", True, "package/ imports no research code"
+    )
+
+
+def test_the_research_gate_fails_on_a_research_module_imported_by_name(
+    settings: config.Settings,
+) -> None:
+    module = "package/src/sample_model/leaky.py"
+    (settings.root / module).write_text(
+        'import importlib\n\nhelpers = importlib.import_module("research.helpers")\n'
+    )
+
+    result = gate.research_gate(settings)
+
+    assert not result.passed
+    assert result.reason == (
+        f"{module}:3: imports research code (research.helpers): package code must "
+        "never import research code; move what you need into the package"
+    )
+
+
 # --- Running the gates ----------------------------------------------------------
 
 

@@ -14,7 +14,7 @@ import yaml
 
 from handoff_kit import Schema, config
 from handoff_kit.catalog import Source, contract_schemas, read_catalog
-from handoff_kit.rules import research_debts, scan_package
+from handoff_kit.rules import research_debts, research_imports, scan_package
 
 
 @pytest.fixture
@@ -999,3 +999,57 @@ def test_unofficial_sources_used_in_research_are_debts(
 
     owed = "`survey` (bronze, unofficial; owner bob@example.com) used in research/"
     assert debts == [f"{owed}nb.ipynb", f"{owed}scratch.py"]
+
+
+# --- Imports of research code ---------------------------------------------------
+
+
+def test_every_way_package_code_imports_research_code_is_found(
+    settings: config.Settings,
+) -> None:
+    plant(
+        settings.package_dir / "leaky.py",
+        dedent(
+            """\
+            import importlib
+            from importlib import import_module as load_module
+
+            import research.helpers
+            from research import tidy
+            from research.plots import draw as sketch
+
+            HELPERS = "research.helpers"
+            helpers = importlib.import_module(HELPERS)
+            also = load_module("research")
+            again = __import__("research.helpers", fromlist=["tidy"])
+            """
+        ),
+    )
+    plant(
+        settings.package_dir / "fine.py",
+        dedent(
+            """\
+            import importlib
+
+            from . import model
+            from .research_notes import NOTES
+
+            contracts = importlib.import_module("sample_model.contracts")
+            """
+        ),
+    )
+
+    findings = [
+        str(f).removeprefix("package/src/sample_model/")
+        for f in research_imports(settings.package_dir, "research", settings.root)
+    ]
+
+    why = "package code must never import research code; move what you need into the package"
+    assert findings == [
+        f"leaky.py:4: imports research code (research.helpers): {why}",
+        f"leaky.py:5: imports research code (research): {why}",
+        f"leaky.py:6: imports research code (research.plots): {why}",
+        f"leaky.py:9: imports research code (research.helpers): {why}",
+        f"leaky.py:10: imports research code (research): {why}",
+        f"leaky.py:11: imports research code (research.helpers): {why}",
+    ]

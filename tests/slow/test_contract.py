@@ -62,6 +62,7 @@ GATES = {
     "Contract compatibility",
     "API schema matches the contract",
     "Official data only",
+    "No research imports in package/",
     "Registry candidate",
     "Acceptance on the candidate",
 }
@@ -228,6 +229,23 @@ def test_the_interface_gate_checks_the_class_train_returns_not_the_one_tests_ass
     assert table["Model satisfies the interface"][0] == "FAIL"
     assert '"Frozen" is missing following "Model" protocol member' in report
     assert "Trained[TheModelClass]" in report, "the report does not say what to annotate"
+
+
+def test_research_code_imported_by_name_passes_the_linter_and_fails_the_gate(
+    default_project: Project,
+) -> None:
+    (default_project.path / "research/helpers.py").write_text("def tidy() -> None:\n    pass\n")
+    (default_project.path / package_dir(default_project) / "leaky.py").write_text(
+        'import importlib\n\nhelpers = importlib.import_module("research.helpers")\n'
+    )
+
+    lint = default_project.make("lint", check=False)
+    report = gate(default_project, "research")
+
+    assert lint.returncode == 0, "ruff saw it after all: this test plants the wrong thing"
+    outcome, reason = rows(report)["No research imports in package/"]
+    assert outcome == "FAIL"
+    assert "leaky.py:3: imports research code (research.helpers)" in reason
 
 
 def test_scoring_bad_input_raises_the_named_error_and_scores_nothing(

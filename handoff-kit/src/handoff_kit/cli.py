@@ -72,6 +72,7 @@ GATES = [
     "contract",
     "api",
     "catalog",
+    "research",
     "candidate",
     "candidate-acceptance",
 ]

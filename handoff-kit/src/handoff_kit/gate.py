@@ -19,7 +19,12 @@ from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
-from handoff_kit.rules import Finding, research_debts, scan_package
+from handoff_kit.rules import (
+    Finding,
+    research_debts,
+    research_imports,
+    scan_package,
+)
 from handoff_kit.scenarios import ScenarioError, describe_acceptance
 
 
@@ -159,6 +164,25 @@ def catalog_gate(settings: Settings) -> Result:
     )
 
 
+def research_gate(settings: Settings) -> Result:
+    """package/ never imports research code: not by an import statement (which
+    ruff's banned-api rule also sees), nor by a name given to import_module."""
+    title = "No research imports in package/"
+    if not settings.package_dir.is_dir():
+        return Result(
+            title,
+            False,
+            f"no {settings.package_dir}/: set package-dir in [tool.handoff]",
+        )
+    found = research_imports(
+        settings.package_dir, settings.research.name, settings.root
+    )
+    if found:
+        more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+        return Result(title, False, f"{found[0]}{more}", "\n".join(map(str, found)))
+    return Result(title, True, "package/ imports no research code")
+
+
 def _waivers(waived: list[Finding]) -> str:
     """The waived reads (`# handoff: allow-read <reason>`), for a gate's reason:
     they do not fail it, and everyone sees them."""
@@ -250,6 +274,12 @@ def gates(settings: Settings) -> list[Gate]:
             "Official data only",
             lambda: catalog_gate(settings),
             "load data with `catalog.load` from official sources only",
+        ),
+        Gate(
+            "research",
+            "No research imports in package/",
+            lambda: research_gate(settings),
+            "move the research code the package needs into the package",
         ),
         Gate(
             "candidate",

@@ -199,6 +199,35 @@ def scan_package(
     """Every direct data read and every load of a source that is not official, or
     that the scan cannot see, in `package`; files are named from `root`. A file
     Python cannot parse is a finding too. Waived reads come with their reason."""
+    modules, findings = _parse(package, root)
+    scan = _Package(package.name, modules, catalog)
+    for module in modules.values():
+        findings += scan.module_findings(module)
+    return findings
+
+
+def research_imports(package: Path, research: str, root: Path) -> list[Finding]:
+    """Every import of the research code (the top-level module `research`) in
+    `package`: import statements, and `importlib.import_module` or `__import__`
+    of a name the code says. ruff's banned-api rule sees the statements only, and
+    a project's ruff settings can switch it off; files are named from `root`."""
+    modules, _ = _parse(package, root)  # The data gate reports unparsable files.
+    scan = _Package(package.name, modules, {})
+    findings = []
+    for module in modules.values():
+        scanner = _Scanner(scan, module, research)
+        try:
+            scanner.visit(module.tree)
+        except RecursionError:
+            findings.append(Finding(module.shown, 0, _TOO_DEEP))
+        findings += [
+            Finding(module.shown, line, message) for line, message in scanner.imports
+        ]
+    return findings
+
+
+def _parse(package: Path, root: Path) -> tuple[dict[str, _Module], list[Finding]]:
+    """The package's modules by name, and a finding for each that cannot be read."""
     findings: list[Finding] = []
     modules: dict[str, _Module] = {}
     for path in sorted(package.rglob("*.py")):
@@ -215,10 +244,7 @@ def scan_package(
             findings.append(Finding(shown, 0, _TOO_DEEP))
             continue
         modules[module.name] = module
-    scan = _Package(package.name, modules, catalog)
-    for module in modules.values():
-        findings += scan.module_findings(module)
-    return findings
+    return modules, findings
 
 
 def _unparsable(shown: Path, error: Exception) -> Finding:
@@ -731,10 +757,15 @@ class _Scanner(ast.NodeVisitor):
     """Walks a module with the scope each name is in; collects the reads as
     (line, lines a waiver may be on, message)."""
 
-    def __init__(self, package: _Package, module: _Module) -> None:
+    def __init__(
+        self, package: _Package, module: _Module, research: str | None = None
+    ) -> None:
         self.package = package
         self.scope = module.scope
         self.hits: list[tuple[int, set[int], str]] = []
+        # Imports of the research code, as (line, message), when `research` is given.
+        self.research = research
+        self.imports: list[tuple[int, str]] = []
 
     def _visit_all(self, nodes: Iterable[ast.AST]) -> None:
         for node in nodes:
@@ -791,6 +822,26 @@ class _Scanner(ast.NodeVisitor):
         else:
             self.visit(value)
 
+    # Imports of the research code.
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._imported(node, alias.name)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        self._imported(node, self.scope.module.absolute(node.module, node.level))
+
+    def _imported(self, node: ast.stmt | ast.expr, module: str) -> None:
+        research = self.research
+        if research and (module == research or module.startswith(f"{research}.")):
+            self.imports.append(
+                (
+                    node.lineno,
+                    f"imports research code ({module}): package code must never "
+                    "import research code; move what you need into the package",
+                )
+            )
+
     # Reads.
 
     def visit_Call(self, node: ast.Call) -> None:
@@ -830,6 +881,9 @@ class _Scanner(ast.NodeVisitor):
         self._visit_all([*node.args, *node.keywords])
         if set(names) & {_GETATTR, *_IMPORTS}:
             self._reference(node)  # x = getattr(pd, "read_csv") hands a reader around.
+        if set(names) & _IMPORTS:
+            for module in self.package.names(node, self.scope):
+                self._imported(node, module)
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load):
