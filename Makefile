@@ -50,12 +50,19 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 		echo "Not installed: postgresql (Debian package; needs root). The team registry tests skip."; \
 	fi
 
+# The fast tier works in a temporary folder of its own, removed after it. In pytest's
+# shared one, the session that finds more than three earlier sessions' folders deletes
+# the oldest as it ends, and a slow tier's (generated projects with their
+# environments) are gigabytes: the fast tier would spend its minute deleting them.
+FAST_TIER = tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(UV) run pytest -n 2 -m "not slow" --basetemp "$$tmp/pytest"
+
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
-	$(UV) run pytest -n 2 -m "not slow"
+	@$(FAST_TIER)
 	$(UV) run pytest -m slow
 
 test-fast: dev ## The fast tier: render every choice and generated names, static validators (under a minute).
-	$(UV) run pytest -n 2 -m "not slow"
+	@$(FAST_TIER)
 
 test-slow: dev ## Run the slow tier only: generated projects' own make setup/check, for real.
 	$(UV) run pytest -m slow
