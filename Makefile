@@ -14,7 +14,7 @@ JAVA := openjdk-17-jre-headless
 # PostgreSQL, behind the team registry's MLflow server in tests/slow/test_team.py.
 POSTGRES_INITDB = $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
-.PHONY: help dev test test-fast test-slow kit kit-fast lint demo bench release
+.PHONY: help dev test test-fast test-slow kit kit-fast lint manifest demo bench release
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -82,6 +82,12 @@ kit-fast: dev ## The handoff kit's unit tests without MLflow's and without cover
 lint: dev ## Lint and format-check the template repository's own Python code.
 	$(UV) run ruff check hooks tests bench handoff-kit
 	$(UV) run ruff format --check hooks tests bench handoff-kit
+
+# Every project's standards/template-owned.sha256 lists the hash of each
+# template-owned file; those copied as they are (the kit's among them) are hashed
+# here. tests/fast/test_integrity.py fails until this is run after changing one.
+manifest: ## Write the hashes of the template-owned files every project checks (after changing one).
+	$(UV) run python hooks/manifest.py
 
 # Not part of `test`: a benchmark reports wall times, it never passes or fails on them.
 bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/results.md (minutes).

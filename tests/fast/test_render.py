@@ -131,7 +131,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         "pyproject.toml", "uv.toml", "research/README.md",
         "research/notebooks/01_explore_churn.ipynb", "research/ruff.toml",
         "standards/ruff-research.toml", "standards/ruff.toml", "standards/tasks.mk",
-        "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
+        "standards/template-owned.sha256", "standards/template_changes.py", "standards/update_package.py", "standards/uv.mk",
         "standards/team-registry/Dockerfile", "standards/team-registry/README.md",
         "standards/team-registry/compose.yaml",
     }  # fmt: skip
@@ -201,6 +201,13 @@ def test_codeowners_gives_each_team_its_side(rendered: Mapping[str, Path], name:
     )
     assert owners["/research/"] == given["ds_team"]
     assert owners["/package/"] == given["mle_team"]
+    ci = {"github": ["/.github/workflows/"], "gitlab": ["/.gitlab-ci.yml"], "none": []}
+    template_owned = ["/standards/", "/.pre-commit-config.yaml", "/STANDARDS.md"]
+    for path in [*template_owned, *ci[given["ci"]]]:
+        assert owners.get(path) == given["mle_team"], (
+            f"CODEOWNERS gives the template-owned {path} to {owners.get(path)!r}, "
+            f"not to the ML engineers ({given['mle_team']})"
+        )
 
 
 @pytest.mark.parametrize("name", NAMES)

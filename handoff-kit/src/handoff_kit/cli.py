@@ -3,6 +3,9 @@
     handoff train                  train the model, register it as the candidate
     handoff gate [--only NAME]     run the handoff gate, write the report
     handoff snapshot               record the contracts after a reviewed change
+    handoff standards [--rerender | --restore] [--copier COMMAND]
+                                   template-owned files are the template's (offline,
+                                   or against Copier's re-render), or put them back
     handoff promote [--allow-dirty] [--allow-major]
                                    make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
@@ -43,6 +46,7 @@ from handoff_kit import (
     catalog,
     config,
     gate,
+    integrity,
     registry,
 )
 from handoff_kit.compat import may_record, read_snapshot, write_snapshot
@@ -61,6 +65,8 @@ from handoff_kit.training import Trained
 EXIT_UNUSABLE = 1
 GATES = [
     "conflicts",
+    "standards",
+    "overrides",
     "hygiene",
     "format",
     "lint",
@@ -274,6 +280,32 @@ def snapshot(settings: config.Settings) -> int:
     return 0
 
 
+def standards(settings: config.Settings, args: argparse.Namespace) -> int:
+    """`handoff standards`: the offline rows, the re-render check, or the restore."""
+    root = settings.root
+    if not (args.rerender or args.restore):
+        results = [integrity.files_result(root), integrity.overrides_result(root)]
+        print(integrity.summary(results))
+        return 0 if all(result.passed for result in results) else EXIT_UNUSABLE
+    try:
+        copier = integrity.copier_command(args.copier)
+        say("Rendering the template-owned files of this project's template version.")
+        if args.restore:
+            restored, extras = integrity.restore(root, copier)
+        else:
+            found = integrity.rerendered(root, copier)
+    except integrity.IntegrityError as error:
+        raise UnusableError(one_line(error)) from error
+    if args.restore:
+        print("\n".join(f"Restored {name}" for name in restored) or "Nothing to restore.")
+        for extra in extras:
+            print(f"Kept {extra.path}: not the template's; move it out of standards/.")
+        return EXIT_UNUSABLE if extras else 0
+    result = integrity.rendered_result(found)
+    print(integrity.summary([result]))
+    return 0 if result.passed else EXIT_UNUSABLE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -294,6 +326,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "snapshot", help="record the contracts in the snapshot after a reviewed change"
+    )
+    standards_command = commands.add_parser(
+        "standards",
+        help="check that template-owned files are the template's, or put them back",
+    )
+    how = standards_command.add_mutually_exclusive_group()
+    how.add_argument(
+        "--rerender",
+        action="store_true",
+        help="compare with Copier's re-render of the recorded template version (CI)",
+    )
+    how.add_argument(
+        "--restore",
+        action="store_true",
+        help="put the template's version of every template-owned file back",
+    )
+    standards_command.add_argument(
+        "--copier",
+        metavar="COMMAND",
+        help=f"the command that runs Copier (default: copier, else {integrity.UV_COPIER!r})",
     )
     promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
@@ -395,6 +447,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "openapi": lambda: openapi(settings, args.check),
         "score": lambda: score(settings, args),
         "snapshot": lambda: snapshot(settings),
+        "standards": lambda: standards(settings, args),
         "promote": lambda: promote(settings, args),
         "gate": lambda: gate.run(
             settings,

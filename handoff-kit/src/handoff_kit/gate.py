@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff_kit import __version__, api, candidate, catalog, report
+from handoff_kit import __version__, api, candidate, catalog, integrity, report
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
@@ -204,6 +204,22 @@ def gates(settings: Settings) -> list[Gate]:
             (*make, "conflicts"),
             root,
             "resolve the conflicts listed below",
+        ),
+        # The rules' own files first: the rows below trust them.
+        Gate(
+            "standards",
+            integrity.FILES_TITLE,
+            lambda: integrity.files_result(root),
+            integrity.WAYS_OUT,
+            command=("handoff", "standards"),
+        ),
+        Gate(
+            "overrides",
+            integrity.OVERRIDES_TITLE,
+            lambda: integrity.overrides_result(root),
+            "rename the project's targets listed below (a standard target takes "
+            "more prerequisites without a recipe: `check: my-check`)",
+            command=("handoff", "standards"),
         ),
         command_gate(
             "hygiene",
