@@ -224,7 +224,8 @@ def test_one_failure_found_by_three_gates_is_shown_once() -> None:
 
 
 def test_the_report_says_what_to_run_next(settings: config.Settings) -> None:
-    first, second = gate.gates(settings)[2:4]
+    named = {g.name: g for g in gate.gates(settings)}
+    first, second = named["format"], named["lint"]
     failed = gate.next_step(
         [first, second], [Result("Formatting", False, "x"), Result("Lint", False, "y")]
     )
@@ -474,10 +475,16 @@ def test_the_gate_runs_every_target_of_make_check(
         ),
     )
 
+    ran = []
     for each in gate.gates(settings):
-        each.run()
+        if each.command[:1] == ("handoff",):  # The kit's own command, run in-process.
+            ran.append(each.command[-1])
+        else:
+            each.run()
+            ran += [command[-1] for command in called if command[0] == "make"]
+        called.clear()
 
-    made = [command[-1] for command in called if command[0] == "make"]
+    made = list(dict.fromkeys(ran))  # Once each, in order.
     assert made == prerequisites, f"make check runs {prerequisites}, the gate {made}"
 
 

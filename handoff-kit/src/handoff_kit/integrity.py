@@ -337,7 +337,7 @@ def first_differences(theirs: Path, ours: Path) -> tuple[str, ...]:
     except UnicodeDecodeError:
         return ()
     lines = list(difflib.unified_diff(old, new, "template", "project", n=0, lineterm=""))
-    hunk = [line for line in lines[2:] if not line.startswith("---")]
+    hunk = lines[2:]  # After the two file names.
     second = next((i for i, line in enumerate(hunk[1:], 1) if line.startswith("@@")), None)
     return tuple(hunk[:second][: SHOWN_LINES + 1])
 
