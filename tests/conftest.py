@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,12 @@ def snapshot_template(dst: Path) -> Path:
         else:
             shutil.copy2(source, dst / name)
     return dst
+
+
+def write_manifest(repo: Path) -> None:
+    """`make manifest` in a template repository (a snapshot's included), as a release
+    that changes a template-owned file runs it: every project's manifest lists it."""
+    run([sys.executable, "hooks/manifest.py"], cwd=repo)
 
 
 @pytest.fixture(scope="session")

@@ -98,9 +98,17 @@ def released(git_identity: None, tmp_path_factory: pytest.TempPathFactory) -> Pa
 def first_render(released: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The template's 1.0.0 rendered once, with limit=1000."""
     dst = tmp_path_factory.mktemp("render") / "project"
+    version = ("--vcs-ref", "1.0.0")
     subprocess.run(
-        [*COPIER.split(), "copy", "--defaults", "--quiet"]
-        + ["--vcs-ref", "1.0.0", str(released), str(dst)],
+        [
+            *COPIER.split(),
+            "copy",
+            "--defaults",
+            "--quiet",
+            *version,
+            str(released),
+            str(dst),
+        ],
         check=True,
         capture_output=True,
     )
@@ -192,7 +200,10 @@ def test_without_a_manifest_the_row_fails_saying_how_to_get_it_back(
     result = integrity.files_result(generated)
 
     assert not result.passed
-    assert result.reason == f"no {MANIFEST}: `make restore-standards` puts the template's back"
+    assert (
+        result.reason
+        == f"no {MANIFEST}: `make restore-standards` puts the template's back"
+    )
 
 
 def test_a_malformed_manifest_line_fails_naming_it(generated: Path) -> None:
@@ -268,11 +279,15 @@ def test_a_template_that_cannot_be_rendered_is_one_line_naming_it_and_the_versio
         integrity.rerendered(generated, integrity.copier_command(COPIER))
 
     message = str(raised.value)
-    assert message.startswith(f"Copier cannot render the template {str(released)!r} at 9.9.9: ")
+    assert message.startswith(
+        f"Copier cannot render the template {str(released)!r} at 9.9.9: "
+    )
     assert "\n" not in message
 
 
-def test_a_template_path_recorded_as_the_project_itself_is_refused(generated: Path) -> None:
+def test_a_template_path_recorded_as_the_project_itself_is_refused(
+    generated: Path,
+) -> None:
     answers = generated / ".copier-answers.yml"
     answers.write_text("_commit: 1.0.0\n_src_path: .\nlimit: 1000\n")
 
@@ -298,7 +313,9 @@ def test_a_template_version_without_a_manifest_says_to_update_first(
     git(template, "commit", "-qm", "0.9.0")
     edit(generated / ".copier-answers.yml", "_commit: 1.0.0", "_commit: HEAD")
 
-    with pytest.raises(IntegrityError, match="writes no standards/template-owned.sha256"):
+    with pytest.raises(
+        IntegrityError, match=r"writes no standards/template-owned\.sha256"
+    ):
         integrity.rerendered(generated, integrity.copier_command(COPIER))
 
 
@@ -386,8 +403,13 @@ def test_handoff_standards_prints_both_rows_and_fails_on_either(
 
     out = capsys.readouterr().out.splitlines()
     assert status == 1
-    assert out[0].startswith("FAIL: Template-owned files unchanged: standards/tasks.mk:")
-    assert out[1] == "  standards/tasks.mk: not the template's (standards/ holds only its files)"
+    assert out[0].startswith(
+        "FAIL: Template-owned files unchanged: standards/tasks.mk:"
+    )
+    assert (
+        out[1]
+        == "  standards/tasks.mk: not the template's (standards/ holds only its files)"
+    )
     assert out[2].startswith(
         "FAIL: Standard targets not overridden: Makefile:4 overrides the standard target `check`"
     )

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import copier
 import pytest
 
-from tests.conftest import ANSWER_SETS, BASE_ANSWERS, REPO, Project, answers, run
+from tests.conftest import ANSWER_SETS, BASE_ANSWERS, REPO, Project, answers, run, write_manifest
 from tests.fast.test_ownership import lint_research_code
 from tests.slow.test_update import (
     E501_BEFORE,
@@ -172,6 +172,7 @@ STUBS_BEFORE, STUBS_AFTER = '    "pandas-stubs>=2.2",', '    "pandas-stubs>=3.0"
 
 def release(repo: Path, tag: str, change: Callable[[Path], None]) -> None:
     change(repo / "template")
+    write_manifest(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", f"Handoff {tag}")
     git(repo, "tag", tag)

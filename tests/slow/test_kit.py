@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, answers
+from tests.conftest import Project, answers, write_manifest
 from tests.slow.test_update import NEW, NEWEST, OLD, generate, git, older_template, replace_once
 
 pytestmark = pytest.mark.slow
@@ -74,6 +74,7 @@ def kit_update(tmp_path_factory: pytest.TempPathFactory) -> KitUpdate:
     assert not project.run("git", "status", "--porcelain").stdout, "the snapshot changed"
 
     replace_once(repo / "template" / CLI, SAID_BEFORE, SAID_AFTER)
+    write_manifest(repo)
     git(repo, "commit", "-qam", f"Handoff {NEW}: the kit says what to commit the snapshot with")
     git(repo, "tag", NEW)
     return KitUpdate(repo, project, before, package_files(project))
@@ -115,6 +116,7 @@ def test_a_kit_release_with_a_new_version_is_locked_and_recorded_after_make_upda
     major, minor, patch = version.split(".")
     released = f"{major}.{minor}.{int(patch) + 1}"
     replace_once(kit_pyproject, f'version = "{version}"', f'version = "{released}"')
+    write_manifest(repo)
     git(repo, "commit", "-qam", f"Handoff {NEWEST}: handoff-kit {released}")
     git(repo, "tag", NEWEST)
 

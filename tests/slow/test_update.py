@@ -26,6 +26,7 @@ from tests.conftest import (
     run,
     snapshot_template,
     tool_env,
+    write_manifest,
 )
 
 pytestmark = pytest.mark.slow
@@ -128,6 +129,7 @@ def release_newer(repo: Path, *, change_example: bool = False) -> None:
         model /= "{% if example %}model.py{% endif %}"
         replace_once(model, "    def fit(", "    # A template improvement.\n    def fit(")
 
+    write_manifest(repo)
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", f"Handoff {NEW}")
     git(repo, "tag", NEW)
@@ -268,6 +270,10 @@ def test_update_brings_new_standards_and_keeps_every_project_edit(updated: Updat
     assert recorded["_commit"] == NEW
     assert recorded["coverage_floor"] == 80, "the new question's default was not recorded"
     assert not leftovers(project.path), f"update left conflicts: {leftovers(project.path)}"
+    # The new and moved template-owned files are the newer version's, by its manifest.
+    standards = project.make("standards", check=False)
+    assert standards.returncode == 0, f"after the update:\n{standards.stdout}{standards.stderr}"
+    assert "standards/README.md" in (project.path / "standards/template-owned.sha256").read_text()
 
     checked = project.make("check", check=False)
     assert checked.returncode == 0, (

@@ -297,7 +297,9 @@ def standards(settings: config.Settings, args: argparse.Namespace) -> int:
     except integrity.IntegrityError as error:
         raise UnusableError(one_line(error)) from error
     if args.restore:
-        print("\n".join(f"Restored {name}" for name in restored) or "Nothing to restore.")
+        print(
+            "\n".join(f"Restored {name}" for name in restored) or "Nothing to restore."
+        )
         for extra in extras:
             print(f"Kept {extra.path}: not the template's; move it out of standards/.")
         return EXIT_UNUSABLE if extras else 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -51,6 +52,7 @@ UV_COPIER = "uv tool run copier@9.19.1"
 PIPX_COPIER = "pipx run --spec copier==9.19.1 copier"
 # Caches that are no file of anyone's, outside git.
 CACHES = re.compile(r"(^|/)(__pycache__|\.[\w-]*_cache)(/|$)|\.py[co]$")
+IN_STANDARDS = ("--exclude-standard", "--", OWNED_FOLDER)
 SHOWN_LINES = 6  # The first differing lines shown for an edited file.
 
 FILES_TITLE = "Template-owned files unchanged"
@@ -79,7 +81,9 @@ class Difference:
 
     path: str
     kind: str  # "edited", "missing", or "extra" (in standards/, not the template's)
-    lines: tuple[str, ...] = ()  # The first differing lines, when the template's is known.
+    lines: tuple[
+        str, ...
+    ] = ()  # The first differing lines, when the template's is known.
 
     def __str__(self) -> str:
         if self.kind == "extra":
@@ -129,9 +133,9 @@ def owned_folder_files(root: Path) -> list[str]:
     """The files in standards/ that are the project's content: what git tracks or
     would add (ignored caches are nobody's); outside git, every file but caches."""
     try:
-        listed = subprocess.run(
-            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
-            + ["--", OWNED_FOLDER],
+        # The arguments are this module's literals; git from PATH, as make finds it.
+        listed = subprocess.run(  # noqa: S603
+            ["git", "ls-files", "-z", "--cached", "--others", *IN_STANDARDS],  # noqa: S607
             cwd=root,
             capture_output=True,
             check=True,
@@ -143,7 +147,9 @@ def owned_folder_files(root: Path) -> list[str]:
             if path.is_file()
         )
         return sorted(name for name in walked if not CACHES.search(name))
-    return sorted({name for name in listed.split("\0") if name and (root / name).is_file()})
+    return sorted(
+        {name for name in listed.split("\0") if name and (root / name).is_file()}
+    )
 
 
 def extras(root: Path, owned: Iterable[str]) -> list[Difference]:
@@ -177,8 +183,12 @@ def files_result(root: Path) -> Result:
         return Result(FILES_TITLE, False, str(error))
     if not found:
         count = len(read_manifest(root))
-        return Result(FILES_TITLE, True, f"{count} files are the template's ({MANIFEST})")
-    return Result(FILES_TITLE, False, _reason(found), "\n".join(d.shown() for d in found))
+        return Result(
+            FILES_TITLE, True, f"{count} files are the template's ({MANIFEST})"
+        )
+    return Result(
+        FILES_TITLE, False, _reason(found), "\n".join(d.shown() for d in found)
+    )
 
 
 def rendered_result(found: Sequence[Difference]) -> Result:
@@ -206,8 +216,8 @@ def overrides(root: Path) -> list[Override]:
         if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     }
     # --question runs no recipe: make only reads the makefiles (and says so).
-    said = subprocess.run(
-        ["make", "--question", "--no-print-directory", "help"],
+    said = subprocess.run(  # This module's literals; make from PATH.
+        ["make", "--question", "--no-print-directory", "help"],  # noqa: S607
         cwd=root,
         capture_output=True,
         text=True,
@@ -215,7 +225,7 @@ def overrides(root: Path) -> list[Override]:
         env={**env, "LC_ALL": "C"},
     ).stderr.splitlines()
     found = []
-    for here, before in zip(said, said[1:], strict=False):
+    for here, before in itertools.pairwise(said):
         new, old = _OVERRIDING.match(here), _IGNORING.match(before)
         if new and old and new["target"] == old["target"]:
             standard = Path(old["file"])
@@ -237,7 +247,9 @@ def overrides_result(root: Path) -> Result:
     except OSError as error:
         return Result(OVERRIDES_TITLE, False, f"`make` could not run: {error.strerror}")
     if not found:
-        return Result(OVERRIDES_TITLE, True, "the Makefile overrides no standard target")
+        return Result(
+            OVERRIDES_TITLE, True, "the Makefile overrides no standard target"
+        )
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
     return Result(
         OVERRIDES_TITLE,
@@ -269,7 +281,9 @@ def read_answers(root: Path) -> dict[str, object]:
     try:
         answers = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        msg = f"no {ANSWERS_FILE}: the template version this project came from is unknown"
+        msg = (
+            f"no {ANSWERS_FILE}: the template version this project came from is unknown"
+        )
         raise IntegrityError(msg) from None
     except yaml.YAMLError as error:
         msg = f"{ANSWERS_FILE} is not valid YAML: {' '.join(str(error).split())}"
@@ -300,7 +314,9 @@ def render(root: Path, copier: Sequence[str], into: Path) -> None:
     answers = read_answers(root)
     src = template_source(str(answers["_src_path"]), root)
     ref = answers.get("_commit")
-    data = into.parent / f"{into.name}-answers.json"  # JSON is YAML, as Copier reads it.
+    data = (
+        into.parent / f"{into.name}-answers.json"
+    )  # JSON is YAML, as Copier reads it.
     kept = {key: value for key, value in answers.items() if not key.startswith("_")}
     data.write_text(json.dumps(kept, default=str))
     command = [
@@ -336,9 +352,13 @@ def first_differences(theirs: Path, ours: Path) -> tuple[str, ...]:
         old, new = theirs.read_text().splitlines(), ours.read_text().splitlines()
     except UnicodeDecodeError:
         return ()
-    lines = list(difflib.unified_diff(old, new, "template", "project", n=0, lineterm=""))
+    lines = list(
+        difflib.unified_diff(old, new, "template", "project", n=0, lineterm="")
+    )
     hunk = lines[2:]  # After the two file names.
-    second = next((i for i, line in enumerate(hunk[1:], 1) if line.startswith("@@")), None)
+    second = next(
+        (i for i, line in enumerate(hunk[1:], 1) if line.startswith("@@")), None
+    )
     return tuple(hunk[:second][: SHOWN_LINES + 1])
 
 
