@@ -51,6 +51,8 @@ def rows(report: str) -> dict[str, tuple[str, str]]:
 
 GATES = {
     "No unresolved conflicts",
+    "Template-owned files unchanged",
+    "Standard targets not overridden",
     "No large files, private keys or secrets",
     "Formatting",
     "Lint",

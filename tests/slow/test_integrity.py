@@ -1,0 +1,155 @@
+"""The gate judges by the template's rules, not by the project's copy of them.
+
+One generated project, set up once; each test changes it the way a team under
+deadline would, asserts what `make check`, the gate and CI's re-render say, and
+puts the project back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.conftest import Project
+
+pytestmark = pytest.mark.slow
+
+GATE = "standards/handoff-kit/src/handoff_kit/gate.py"
+EXIT_STATUS = "return 0 if all(result.passed for result in results) else 1"
+TASKS = "standards/tasks.mk"
+LARGE_FILES = "--maxkb=1000 "
+MANIFEST = "standards/template-owned.sha256"
+# Copier from this repository's environment, as tests/slow/test_update.py runs it.
+COPIER = f"{sys.executable} -m copier"
+
+
+@pytest.fixture(scope="module")
+def set_up(set_up_project: Callable[[str], Project]) -> Project:
+    return set_up_project("default")
+
+
+@pytest.fixture
+def project(set_up: Project) -> Iterator[Project]:
+    """The set-up project, put back as committed after each test."""
+    yield set_up
+    set_up.restore()
+
+
+def replace_once(project: Project, name: str, old: str, new: str) -> None:
+    path = project.path / name
+    text = path.read_text()
+    assert text.count(old) == 1, f"{name}: expected {old!r} once"
+    path.write_text(text.replace(old, new))
+
+
+def handoff(project: Project, *args: str) -> tuple[int, str]:
+    """The kit's command, as CI runs it: its exit status and all it said."""
+    done = project.run("uv", "run", "--frozen", "handoff", *args, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def row(output: str, title: str) -> str:
+    """The report's row for the gate `title`."""
+    found = [line for line in output.splitlines() if line.startswith(f"| {title} |")]
+    assert found, f"no row {title!r} in:\n{output}"
+    return found[0]
+
+
+def test_an_edited_kit_file_fails_make_check_and_the_gate_and_restore_puts_it_back(
+    project: Project,
+) -> None:
+    # The report says FAIL, the exit status says success: the gate's own shortcut.
+    replace_once(project, GATE, EXIT_STATUS, "return 0")
+
+    checked = project.make("check", check=False)
+    _, gated = handoff(project, "gate", "--only", "standards")
+
+    assert checked.returncode != 0, "make check passes with an edited kit"
+    assert f"{GATE}: edited" in checked.stdout, f"make check does not name it:\n{checked.stdout}"
+    assert f"| FAIL | {GATE}: edited" in row(gated, "Template-owned files unchanged")
+    assert "`make restore-standards`" in gated, "the report does not give the way out"
+
+    restored = project.make("restore-standards", f"COPIER={COPIER}", check=False)
+
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert f"Restored {GATE}" in restored.stdout
+    assert not project.run("git", "status", "--porcelain").stdout, "restore left a change"
+    checked = project.make("check", check=False)
+    assert checked.returncode == 0, f"make check fails after the restore:\n{checked.stdout[-3000:]}"
+
+
+def test_a_raised_large_file_limit_in_the_shared_tasks_fails_naming_the_file(
+    project: Project,
+) -> None:
+    replace_once(project, TASKS, LARGE_FILES, "--maxkb=100000 ")
+
+    checked = project.make("check", check=False)
+    status, gated = handoff(project, "gate", "--only", "standards")
+
+    assert checked.returncode != 0, "make check passes with a raised large-file limit"
+    assert f"{TASKS}: edited" in checked.stdout
+    assert status == 1, f"the gate passes:\n{gated}"
+    assert f"{TASKS}: edited" in row(gated, "Template-owned files unchanged")
+
+
+def test_a_makefile_recipe_for_handoff_fails_naming_the_target_and_its_line(
+    project: Project,
+) -> None:
+    makefile = project.path / "Makefile"
+    lines = len(makefile.read_text().splitlines())
+    with makefile.open("a") as own:
+        own.write("\nhandoff:\n\t@echo 'All gates passed.'\n")
+
+    checked = project.make("check", check=False)
+    status, gated = handoff(project, "gate", "--only", "overrides")
+
+    said = f"Makefile:{lines + 3} overrides the standard target `handoff`"
+    assert checked.returncode != 0, "make check passes with an overridden handoff target"
+    assert said in checked.stdout, f"make check does not say so:\n{checked.stdout}"
+    assert status == 1, f"the gate passes:\n{gated}"
+    assert said in row(gated, "Standard targets not overridden")
+
+
+def test_a_new_target_and_a_new_prerequisite_of_check_pass(project: Project) -> None:
+    with (project.path / "Makefile").open("a") as own:
+        own.write("\nreport-size: ## How big the reports are.\n\t@du -sh reports\n")
+        own.write("\ncheck: report-size\n")
+
+    checked = project.make("standards", check=False)
+    status, gated = handoff(project, "gate", "--only", "standards", "--only", "overrides")
+
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert status == 0, gated
+
+
+def test_an_edited_file_with_its_manifest_passes_offline_and_fails_the_re_render(
+    project: Project,
+) -> None:
+    replace_once(project, TASKS, LARGE_FILES, "--maxkb=100000 ")
+    edited = hashlib.sha256((project.path / TASKS).read_bytes()).hexdigest()
+    replace_once(project, MANIFEST, f"{recorded_hash(project)}  {TASKS}", f"{edited}  {TASKS}")
+
+    offline = project.make("standards", check=False)
+    status, rendered = handoff(project, "standards", "--rerender", "--copier", COPIER)
+
+    assert offline.returncode == 0, "the offline row sees an edit the manifest covers"
+    assert status == 1, f"the re-render passes an edited file and manifest:\n{rendered}"
+    assert f"{TASKS}: edited" in rendered
+    assert f"{MANIFEST}: edited" in rendered
+    shown = [line.strip() for line in rendered.splitlines()]
+    assert any(line.startswith("-") and "--maxkb=1000 " in line for line in shown), rendered
+    assert any(line.startswith("+") and "--maxkb=100000 " in line for line in shown), (
+        f"the re-render does not show the differing line:\n{rendered}"
+    )
+
+
+def recorded_hash(project: Project) -> str:
+    """The hash the manifest records for the shared tasks."""
+    for line in (project.path / MANIFEST).read_text().splitlines():
+        digest, _, name = line.partition("  ")
+        if name == TASKS:
+            return digest
+    pytest.fail(f"{MANIFEST} does not list {TASKS}")
