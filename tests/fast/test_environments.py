@@ -63,16 +63,15 @@ def test_hooks_ci_and_the_editor_run_the_locked_tools(
         assert hook["entry"].startswith((runner, "make ")), (
             f"hook {hook['id']} does not use the lock"
         )
-    # CI runs the project's own targets and installs no tool of its own.
-    if given["ci"] == "github":
-        steps = yaml.safe_load((project / ".github/workflows/check.yml").read_text())["jobs"]
-        commands = [s["run"] for job in steps.values() for s in job["steps"] if "run" in s]
-    elif given["ci"] == "gitlab":
-        job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["check"]
-        commands = [*job.get("before_script", []), *job["script"]]
-    else:
-        commands = ["make setup", "make handoff"]
-    assert commands[-2:] == ["make setup", "make handoff"], commands
+    # CI sets the environment up with the project's own target, then runs the kit's
+    # commands itself (not a make target the Makefile could redefine), and installs
+    # no tool of its own.
+    run = {"uv": "uv run --frozen", "conda": "micromamba run -p .conda"}[given["env_manager"]]
+    commands = ci_commands(project, given["ci"])
+    if commands:
+        assert commands[-3] == "make setup", commands
+        assert commands[-2].startswith(f"{run} handoff standards --rerender --copier "), commands
+        assert commands[-1] == f"{run} handoff gate", commands
     for command in commands:
         named = [t for t in TOOLS if re.search(rf"\b{t}\b", command)]
         assert not named, f"CI installs or runs {named} itself: {command!r}"
@@ -81,6 +80,17 @@ def test_hooks_ci_and_the_editor_run_the_locked_tools(
     strategies = re.findall(r'"([\w.-]+)\.importStrategy": "(\w+)"', settings)
     assert strategies, "VS Code settings do not say where the tools come from"
     assert {value for _, value in strategies} == {"fromEnvironment"}, strategies
+
+
+def ci_commands(project: Path, ci: str) -> list[str]:
+    """The commands the CI's check job runs, in order; none without CI."""
+    if ci == "github":
+        steps = yaml.safe_load((project / ".github/workflows/check.yml").read_text())["jobs"]
+        return [s["run"] for job in steps.values() for s in job["steps"] if "run" in s]
+    if ci == "gitlab":
+        job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["check"]
+        return [*job.get("before_script", []), *job["script"]]
+    return []
 
 
 @pytest.mark.parametrize("name", CONDA)
