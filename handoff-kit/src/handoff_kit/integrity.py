@@ -81,9 +81,8 @@ class Difference:
 
     path: str
     kind: str  # "edited", "missing", or "extra" (in standards/, not the template's)
-    lines: tuple[
-        str, ...
-    ] = ()  # The first differing lines, when the template's is known.
+    # The first differing lines, when the template's version is known.
+    lines: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         if self.kind == "extra":
