@@ -18,15 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_pyproject
+from conftest import fitted, manifest, write_pyproject
+from test_registry import CARD, EXAMPLE
 
 import sample_model.contracts
 from handoff_kit import cli, config, gate, registry
 from handoff_kit.compat import Reference, Snapshot, judge, may_record, write_snapshot
 from handoff_kit.history import DEFAULT_SNAPSHOT, HistoryError, committed_snapshots
 from handoff_kit.report import Result
-from test_registry import CARD, EXAMPLE
-from conftest import fitted, manifest
 
 BROKEN = "Features.garden: column removed (or renamed)"
 
@@ -149,6 +148,25 @@ def test_every_file_the_setting_named_at_some_commit_is_a_reference(
     assert f"contracts/first.json@{recorded}" in result.reason, result.reason
 
 
+def test_the_most_recently_committed_reference_is_named_first_across_files(
+    earlier: str, repo: Path
+) -> None:
+    git(repo, "commit", "-q", "--amend", "--no-edit", "--date=2001-01-01T00:00:00")
+    earlier = git(repo, "rev-parse", "--short=7", "HEAD")
+    write_pyproject(repo, snapshot="a/later.json")
+    later = config.load(repo)
+    later.snapshot.parent.mkdir()
+    write_snapshot(later.snapshot, with_garden(later, "1.1.0"))
+    recorded = commit(repo, "A later snapshot, in a file named before the first")
+    write_snapshot(later.snapshot, gate.current_contract(later))
+
+    result = contract(later)
+
+    assert f"against a/later.json@{recorded} (contract 1.1.0)" in result.reason
+    assert "it breaks 1 other earlier reference too" in result.reason
+    assert earlier not in result.reason
+
+
 def test_a_renamed_snapshot_keeps_the_history_of_its_old_name(
     earlier: str, repo: Path
 ) -> None:
@@ -219,7 +237,7 @@ def test_a_documented_major_bump_passes_whatever_the_earlier_major_recorded(
 def test_a_compatible_history_passes_and_the_reason_names_what_it_was_compared_with(
     repo: Path, settings: config.Settings
 ) -> None:
-    hashes = []
+    hashes: list[str] = []
     for _ in range(5):  # The same content, recorded again: read once.
         write_snapshot(settings.snapshot, gate.current_contract(settings))
         settings.snapshot.write_text(settings.snapshot.read_text() + " " * len(hashes))
@@ -279,7 +297,7 @@ def test_a_history_git_cannot_read_fails_the_row_in_one_line(
 ) -> None:
     objects = repo / ".git/objects"
     for folder in objects.iterdir():
-        if len(folder.name) == 2:  # noqa: PLR2004  # Loose objects' folders.
+        if len(folder.name) == 2:  # Loose objects' folders.
             shutil.rmtree(folder)
 
     result = contract(settings)
@@ -314,10 +332,8 @@ def test_a_failing_git_log_is_a_history_error(
     earlier: str, repo: Path, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GIT_DIR", str(repo / "missing"))
-    monkeypatch.setattr(
-        "handoff_kit.history._locate", lambda root: ("", "")
-    )
-    with pytest.raises(HistoryError, match="`git log` of pyproject.toml failed"):
+    monkeypatch.setattr("handoff_kit.history._locate", lambda root: ("", ""))
+    with pytest.raises(HistoryError, match=r"`git log` of pyproject\.toml failed"):
         committed_snapshots(repo, settings.snapshot)
 
 

@@ -54,6 +54,7 @@ class _Version:
     commit: str
     path: str
     blob: str
+    time: int  # The commit's time, in seconds since the epoch.
 
 
 def committed_snapshots(root: Path, snapshot: Path) -> History:
@@ -76,13 +77,16 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
         for version in _versions(root, path)
     ]
     snapshots = _read(root, {version.blob for version in versions})
-    # Newest first, each content once, named after the commit that recorded it.
+    # Each content once, named after the commit that first recorded it, the most
+    # recently committed first.
     first: dict[str, _Version] = {}
-    for version in versions:
-        first[version.blob] = version  # git log lists the newest first.
-    order = list(dict.fromkeys(version.blob for version in versions))
+    newest: dict[str, int] = {}
+    for version in versions:  # Each file's versions, the newest first.
+        if version.blob not in first or version.time <= first[version.blob].time:
+            first[version.blob] = version
+        newest[version.blob] = max(newest.get(version.blob, 0), version.time)
     references = []
-    for blob in order:
+    for blob in sorted(newest, key=lambda blob: -newest[blob]):
         recorded = _snapshot(snapshots[blob])
         if recorded is not None:
             version = first[blob]
@@ -159,7 +163,7 @@ def _versions(root: Path, path: str) -> list[_Version]:
         "-m",
         "--raw",
         "--no-abbrev",
-        f"--format={COMMIT}%H",
+        f"--format={COMMIT}%H %ct",
         "--",
         f":(top,literal){path}",
     )
@@ -174,11 +178,12 @@ def _parse_log(output: str) -> Iterable[_Version]:
     """The versions `git log -z --raw` lists: for each commit, lines of
     `:mode mode blob blob status`, then the path (two for a rename or a copy)."""
     tokens = iter(output.split("\0"))
-    commit = ""
+    commit, time = "", 0
     for token in tokens:
         token = token.strip("\n")  # noqa: PLW2901  # Each record ends a line.
         if token.startswith(COMMIT):
-            commit = token.removeprefix(COMMIT)
+            commit, seconds = token.removeprefix(COMMIT).split()
+            time = int(seconds)
         elif token.startswith(":"):
             fields = token.split()
             blob, status = fields[3], fields[4]
@@ -186,7 +191,7 @@ def _parse_log(output: str) -> Iterable[_Version]:
             if status[0] in "RC":
                 path = next(tokens)  # The name it has after the rename.
             if blob != NO_BLOB:  # Not a deletion.
-                yield _Version(commit, path, blob)
+                yield _Version(commit, path, blob, time)
 
 
 def _read(root: Path, blobs: set[str]) -> dict[str, bytes]:
