@@ -110,6 +110,22 @@ def test_a_deleted_snapshot_fails_against_history_before_asking_for_a_new_one(
     assert f"package/contracts.lock.json@{earlier}" in result.reason, result.reason
 
 
+def test_a_commit_replaced_by_git_replace_is_still_read_as_committed(
+    earlier: str, repo: Path, settings: config.Settings
+) -> None:
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    commit(repo, "Remove the garden, record the snapshot again")
+    tree = git(repo, "rev-parse", "HEAD^{tree}")
+    innocent = git(repo, "commit-tree", tree, "-m", "Nothing to see")
+    git(repo, "replace", git(repo, "rev-parse", earlier), innocent)
+    assert "garden" not in git(repo, "show", f"{earlier}:{DEFAULT_SNAPSHOT}")
+
+    result = contract(settings)
+
+    assert not result.passed, "a replacement object hid the earlier snapshot"
+    assert f"package/contracts.lock.json@{earlier}" in result.reason, result.reason
+
+
 def test_the_snapshot_setting_pointed_at_a_fresh_file_fails_against_the_old_one(
     earlier: str, repo: Path
 ) -> None:
@@ -221,6 +237,33 @@ def test_earlier_snapshots_at_another_major_version_are_not_references(
     )
 
 
+def test_a_major_version_going_back_below_a_committed_one_fails(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sample_model.contracts, "CONTRACT_VERSION", "0.9.0")
+    older = config.load(repo)
+    write_snapshot(older.snapshot, with_garden(older, "1.0.0"))
+    recorded = commit(repo, "1.0.0, with a garden")
+    # Going back to major 0 would leave major 1's snapshots out of the comparison.
+    write_snapshot(older.snapshot, gate.current_contract(older))
+    commit(repo, "0.9.0: the garden removed")
+
+    result = contract(older)
+    refused = may_record(None, gate.current_contract(older), committed(older))
+
+    assert not result.passed
+    assert result.reason == (
+        "CONTRACT_VERSION 0.9.0 is older than 1.0.0, the version of "
+        f"package/contracts.lock.json@{recorded}: versions only move forward, so set "
+        "CONTRACT_VERSION to 1.x.y or later"
+    )
+    assert refused.reason == result.reason
+
+
+def committed(settings: config.Settings) -> tuple[Reference, ...]:
+    return committed_snapshots(settings.root, settings.snapshot).references
+
+
 def test_a_documented_major_bump_passes_whatever_the_earlier_major_recorded(
     earlier: str, repo: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -290,6 +333,30 @@ def test_a_repository_with_no_commits_yet_compares_the_snapshot_file_alone(
     assert result.reason.endswith(
         "; no commits yet: no earlier snapshots, the snapshot file alone"
     )
+
+
+def test_a_shallow_clone_compares_the_commits_it_holds_and_says_the_rest_are_missing(
+    earlier: str,
+    repo: Path,
+    settings: config.Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    recorded = commit(repo, "Remove the garden, record the snapshot again")
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", repo.as_uri(), str(clone))
+    monkeypatch.chdir(clone)
+
+    result = contract(config.load(clone))
+
+    assert result.passed, "the clone holds no commit with the garden"
+    assert f"package/contracts.lock.json@{recorded}" in result.reason
+    assert result.reason.endswith(
+        "; a shallow clone: snapshots committed before its earliest commit are not "
+        "compared (fetch the whole history: actions/checkout `fetch-depth: 0`, "
+        "GitLab `GIT_DEPTH: 0`)"
+    ), result.reason
 
 
 def test_a_history_git_cannot_read_fails_the_row_in_one_line(

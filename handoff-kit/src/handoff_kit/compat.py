@@ -394,8 +394,22 @@ def judge(
 
 def breaks(references: Sequence[Reference], current: Snapshot) -> Verdict | None:
     """A failed verdict naming the first of `references` (in their order) that
-    `current` breaks at the same major version; None when it breaks none."""
+    `current` breaks at the same major version, or that has a later major version
+    (the version went back); None when it breaks none."""
     version = current["version"]
+    later = [
+        reference
+        for reference in references
+        if SEMVER.match(reference.version) and major(reference.version) > major(version)
+    ]
+    if later:
+        # Going back a major version would leave every reference behind.
+        return Verdict(
+            False,
+            f"CONTRACT_VERSION {version} is older than {later[0].version}, the "
+            f"version of {later[0].name}: versions only move forward, so set "
+            f"CONTRACT_VERSION to {major(later[0].version)}.x.y or later",
+        )
     broken = []
     for reference in _same_major(references, current):
         found = [

@@ -115,9 +115,7 @@ def contract_gate(settings: Settings) -> Result:
         history = committed_snapshots(settings.root, settings.snapshot)
     except HistoryError as error:
         return Result(title, False, f"cannot read the snapshot's git history: {error}")
-    notes = []
-    if history.note:
-        notes.append(f"{history.note}: no earlier snapshots, the snapshot file alone")
+    notes = [history.note] if history.note else []
     try:
         champion, note = champion_contract(settings)
     except registry.RegistryError as error:

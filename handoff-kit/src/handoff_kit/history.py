@@ -29,6 +29,11 @@ DEFAULT_SNAPSHOT = KEYS["snapshot"][1] or "package/contracts.lock.json"
 NO_BLOB = "0" * 40
 # Commits open with this byte in the walks' output (`git log -z`).
 COMMIT = "\x01"
+# What the gate says of a shallow clone, whose earliest commits are not there.
+SHALLOW = (
+    "a shallow clone: snapshots committed before its earliest commit are not compared "
+    "(fetch the whole history: actions/checkout `fetch-depth: 0`, GitLab `GIT_DEPTH: 0`)"
+)
 # git's exit status when it finds no repository it can read.
 NOT_A_REPOSITORY = 128
 
@@ -40,7 +45,8 @@ class HistoryError(Exception):
 @dataclass(frozen=True)
 class History:
     """The earlier committed snapshots, newest first; `note` says why there are
-    none to read (not a git repository, no commits yet), empty otherwise."""
+    none to read (not a git repository, no commits yet) or some are missing (a
+    shallow clone), empty otherwise."""
 
     references: tuple[Reference, ...] = ()
     note: str = ""
@@ -62,7 +68,7 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
     project in `root`; `snapshot` is the file the settings name now."""
     prefix, note = _locate(root)
     if prefix is None:
-        return History(note=note)
+        return History(note=f"{note}: no earlier snapshots, the snapshot file alone")
     # Where the project's pyproject.toml was at each commit, and what it said.
     pyprojects = _versions(root, prefix + PYPROJECT)
     contents = _read(root, {version.blob for version in pyprojects})
@@ -92,14 +98,22 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
             version = first[blob]
             name = f"{version.path.removeprefix(prefix)}@{version.commit[:7]}"
             references.append(Reference(name, recorded))
-    return History(tuple(references))
+    return History(tuple(references), note)
 
 
 def _locate(root: Path) -> tuple[str | None, str]:
-    """(the project's folder from the repository's top, "" or "sub/", and "");
-    or (None, why there is no history to read)."""
+    """(the project's folder from the repository's top, "" or "sub/", and a note
+    when the history is incomplete); or (None, why there is no history to read)."""
     try:
-        found = _git(root, "rev-parse", "--show-prefix", "--verify", "-q", "HEAD")
+        found = _git(
+            root,
+            "rev-parse",
+            "--is-shallow-repository",
+            "--show-prefix",
+            "--verify",
+            "-q",
+            "HEAD",
+        )
     except FileNotFoundError:
         return None, "git is not installed"
     if found.returncode == NOT_A_REPOSITORY:
@@ -109,15 +123,16 @@ def _locate(root: Path) -> tuple[str | None, str]:
             return None, "not a git repository"
         return None, f"git cannot read the repository ({reason})"
     lines = found.stdout.splitlines()
-    if found.returncode != 0 or len(lines) < 2:  # noqa: PLR2004  # Prefix, then HEAD.
+    if found.returncode != 0 or len(lines) < 3:  # noqa: PLR2004  # Shallow, prefix, HEAD.
         return None, "no commits yet"
-    return lines[0], ""
+    return lines[1], SHALLOW if lines[0] == "true" else ""
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # git from PATH, as make finds it; the arguments are this module's and paths.
+    # Replacement objects (`git replace`) would let a commit hide another.
     return subprocess.run(  # noqa: S603
-        ["git", "-c", "core.quotePath=false", *args],  # noqa: S607
+        ["git", "--no-replace-objects", *args],  # noqa: S607
         cwd=root,
         capture_output=True,
         text=True,
@@ -199,7 +214,7 @@ def _read(root: Path, blobs: set[str]) -> dict[str, bytes]:
     if not blobs:
         return {}
     found = subprocess.run(  # Blob names git gave.
-        ["git", "cat-file", "--batch"],  # noqa: S607
+        ["git", "--no-replace-objects", "cat-file", "--batch"],  # noqa: S607
         cwd=root,
         input="".join(f"{blob}\n" for blob in sorted(blobs)).encode(),
         capture_output=True,
