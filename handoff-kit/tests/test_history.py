@@ -110,6 +110,28 @@ def test_a_deleted_snapshot_fails_against_history_before_asking_for_a_new_one(
     assert f"package/contracts.lock.json@{earlier}" in result.reason, result.reason
 
 
+def test_a_merge_that_takes_the_snapshot_of_a_branch_from_before_keeps_both_sides(
+    repo: Path, settings: config.Settings
+) -> None:
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    commit(repo, "1.0.0")
+    git(repo, "branch", "before")
+    write_snapshot(settings.snapshot, with_garden(settings))
+    garden = commit(repo, "The garden, on main")
+    git(repo, "checkout", "-q", "before")
+    (repo / "notes.md").write_text("Work on a branch from before the garden.\n")
+    commit(repo, "Work on the branch")
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-commit", "before")
+    git(repo, "checkout", "before", "--", DEFAULT_SNAPSHOT)
+    commit(repo, "Merge, taking the branch's snapshot")
+
+    result = contract(settings)
+
+    assert not result.passed, "the merge hid main's side of the history"
+    assert f"package/contracts.lock.json@{garden}" in result.reason, result.reason
+
+
 def test_a_commit_replaced_by_git_replace_is_still_read_as_committed(
     earlier: str, repo: Path, settings: config.Settings
 ) -> None:

@@ -175,6 +175,7 @@ def _versions(root: Path, path: str) -> list[_Version]:
         "log",
         "-z",
         "--follow",
+        "--full-history",  # Every commit, not only one side of a merge.
         "-m",
         "--raw",
         "--no-abbrev",
