@@ -396,6 +396,53 @@ def test_a_history_git_cannot_read_fails_the_row_in_one_line(
     assert "\n" not in result.reason
 
 
+def test_a_repository_git_refuses_to_read_fails_the_row_with_gits_reason(
+    earlier: str, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'bogus")
+
+    result = contract(settings)
+
+    assert not result.passed, "a history git cannot read passed as no history"
+    assert result.reason == (
+        "cannot read the snapshot's git history: git cannot read the repository: "
+        "unable to parse command-line config"
+    )
+
+
+def test_without_git_the_snapshot_file_alone_is_compared_and_said_so(
+    earlier: str, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(settings.root / "no-programs-here"))
+
+    result = contract(settings)
+
+    assert not result.passed, "the snapshot file itself has the garden"
+    assert committed_snapshots(settings.root, settings.snapshot).note == (
+        "git is not installed: no earlier snapshots, the snapshot file alone"
+    )
+
+
+def test_settings_that_name_no_file_in_the_repository_fall_back_or_are_skipped(
+    repo: Path, settings: config.Settings
+) -> None:
+    # Not TOML: the default path was the snapshot then.
+    (repo / "pyproject.toml").write_text("[tool.handoff\n")
+    write_snapshot(settings.snapshot, with_garden(settings))
+    recorded = commit(repo, "A broken pyproject.toml")
+    # A path outside the repository names nothing git holds.
+    write_pyproject(repo, snapshot="../../outside.json")
+    commit(repo, "A snapshot outside the repository")
+    write_pyproject(repo)
+    write_snapshot(settings.snapshot, gate.current_contract(settings))
+    commit(repo, "Back to the default")
+
+    names = [r.name for r in committed_snapshots(repo, settings.snapshot).references]
+
+    assert f"package/contracts.lock.json@{recorded}" in names, names
+    assert not [name for name in names if "outside" in name]
+
+
 def test_a_git_walk_is_a_few_processes_whatever_the_number_of_commits(
     repo: Path, settings: config.Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

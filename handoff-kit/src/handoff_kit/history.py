@@ -75,7 +75,7 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
     named = {_relative(root, snapshot, prefix)}
     for version in pyprojects:
         folder = posixpath.dirname(version.path)
-        named.add(_join(folder, _setting(contents[version.blob])))
+        named.add(_join(folder, _setting(contents.get(version.blob, b""))))
     # Every version of each of those files, under whatever name it had then.
     versions = [
         version
@@ -93,7 +93,7 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
         newest[version.blob] = max(newest.get(version.blob, 0), version.time)
     references = []
     for blob in sorted(newest, key=lambda blob: -newest[blob]):
-        recorded = _snapshot(snapshots[blob])
+        recorded = _snapshot(snapshots.get(blob, b""))
         if recorded is not None:
             version = first[blob]
             name = f"{version.path.removeprefix(prefix)}@{version.commit[:7]}"
@@ -103,7 +103,8 @@ def committed_snapshots(root: Path, snapshot: Path) -> History:
 
 def _locate(root: Path) -> tuple[str | None, str]:
     """(the project's folder from the repository's top, "" or "sub/", and a note
-    when the history is incomplete); or (None, why there is no history to read)."""
+    when the history is incomplete); or (None, why there is no history to read).
+    HistoryError when there is a repository that git cannot read."""
     try:
         found = _git(
             root,
@@ -117,11 +118,13 @@ def _locate(root: Path) -> tuple[str | None, str]:
     except FileNotFoundError:
         return None, "git is not installed"
     if found.returncode == NOT_A_REPOSITORY:
-        said = found.stderr.strip().splitlines()
-        reason = said[-1].removeprefix("fatal: ") if said else ""
-        if not reason or "not a git repository" in reason:
+        said = [line for line in found.stderr.splitlines() if line.startswith("fatal:")]
+        reason = said[0].removeprefix("fatal: ") if said else ""
+        if not reason or reason.startswith("not a git repository"):
             return None, "not a git repository"
-        return None, f"git cannot read the repository ({reason})"
+        # A repository git refuses to read (its owner, its settings) is no pass.
+        msg = f"git cannot read the repository: {reason}"
+        raise HistoryError(msg)
     lines = found.stdout.splitlines()
     if found.returncode != 0 or len(lines) < 3:  # noqa: PLR2004  # Shallow, prefix, HEAD.
         return None, "no commits yet"
