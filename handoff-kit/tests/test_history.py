@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import fitted, manifest, write_pyproject
-from test_registry import CARD, EXAMPLE
+from conftest import fitted, houses, manifest, write_pyproject
 
 import sample_model.contracts
 from handoff_kit import cli, config, gate, registry
@@ -28,6 +27,7 @@ from handoff_kit.history import DEFAULT_SNAPSHOT, HistoryError, committed_snapsh
 from handoff_kit.report import Result
 
 BROKEN = "Features.garden: column removed (or renamed)"
+CARD = "# Model card\n\nA test model.\n"
 
 
 def git(root: Path, *args: str) -> str:
@@ -570,7 +570,7 @@ def champion(settings: config.Settings, contract: Snapshot | None) -> None:
     """Register a version recording `contract` and make it the champion."""
     store = registry.open_registry(settings)
     version = store.register(
-        fitted(), manifest(settings, contract=contract), CARD, EXAMPLE
+        fitted(), manifest(settings, contract=contract), CARD, houses(3)
     )
     store.promote(version, by="ada@example.com", at="2026-01-02T03:04:05+00:00")
 
