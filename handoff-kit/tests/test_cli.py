@@ -15,7 +15,7 @@ import pytest
 from conftest import MODEL_NAME, add_source, fitted, houses, write_pyproject
 
 import sample_model.training
-from handoff_kit import Trained, __version__, candidate, registry
+from handoff_kit import Trained, __version__, candidate, gate, registry
 from handoff_kit.cli import EXIT_UNUSABLE, main
 from handoff_kit.config import load
 from handoff_kit.registry import CANDIDATE, ModelVersion
@@ -79,6 +79,9 @@ def test_train_registers_the_candidate_with_its_records_and_card(
     )
     assert recorded.kit_version == __version__
     assert recorded.trained_by == who(), "the version does not record who trained it"
+    assert recorded.contract == gate.current_contract(settings), (
+        "the version does not record the contract it was trained under"
+    )
     card = registry.open_registry(settings).card(trained)
     assert card.startswith(f"# Model card: {MODEL_NAME}\n\nScores houses on the market")
     assert "| Handoff kit | " + __version__ + " |" in card
@@ -91,6 +94,20 @@ def test_train_registers_the_candidate_with_its_records_and_card(
         "| houses | ada@example.com | silver | Houses on the market, and whether they sold. |"
         in card
     )
+
+
+def test_train_records_the_contract_without_acceptance_scenarios_it_cannot_read(
+    project: Path,
+) -> None:
+    (project / "package/tests/acceptance/broken.feature").write_text("Not Gherkin\n")
+
+    assert main(["train"]) == 0, "unreadable scenarios stopped the training"
+
+    found = registry.open_registry(load(project)).find(CANDIDATE)
+    assert found is not None
+    assert found.manifest.contract is not None
+    assert "acceptance" not in found.manifest.contract
+    assert set(found.manifest.contract["schemas"]) == {"Features", "Predictions"}
 
 
 def test_train_shows_its_progress_and_the_next_step(

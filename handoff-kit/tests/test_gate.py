@@ -271,7 +271,8 @@ def test_the_contract_gate_passes_when_the_code_matches_its_snapshot(
     assert result == Result(
         "Contract compatibility",
         True,
-        "contracts match their snapshot (version 1.0.0)",
+        "contracts match their snapshot (version 1.0.0); not a git repository: "
+        "no earlier snapshots, the snapshot file alone",
         "",
     )
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from conftest import MODEL_NAME, build_project, fitted, houses, manifest
 
-from handoff_kit import config, registry
+from handoff_kit import config, gate, registry
 from handoff_kit.registry import (
     CANDIDATE,
     CHAMPION,
@@ -74,6 +74,20 @@ def test_a_new_version_becomes_the_candidate_with_its_records(
     assert version.manifest == manifest(backend)
     assert version.manifest.signature == contract_signature(backend.contract)
     assert store.card(version) == CARD
+
+
+def test_a_version_records_the_contract_it_was_trained_under_and_reads_it_back(
+    store: Registry, backend: config.Settings
+) -> None:
+    contract = gate.current_contract(backend)
+
+    recorded = register(store, backend, contract=contract)
+    older = register(store, backend)
+
+    assert store.get(recorded.version).manifest.contract == contract
+    assert store.get(older.version).manifest.contract is None, (
+        "a version that recorded no contract (an older kit's) must read as None"
+    )
 
 
 def test_versions_count_up_and_the_candidate_moves_to_the_newest(

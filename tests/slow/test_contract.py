@@ -301,3 +301,68 @@ def test_a_package_module_reading_an_unofficial_source_fails_with_file_and_line(
         "`exit_survey` (bronze, unofficial; owner customer-success) used in research/survey.py"
         in (report)
     )
+
+
+# What a team under deadline runs to record the snapshot past `make contract-snapshot`.
+RECORD_ANYWAY = (
+    "from handoff_kit import config, gate\n"
+    "from handoff_kit.compat import write_snapshot\n"
+    "settings = config.load()\n"
+    "write_snapshot(settings.snapshot, gate.current_contract(settings))\n"
+)
+
+
+@pytest.fixture
+def committing_project(default_project: Project) -> Iterator[Project]:
+    """The default project, whose commits are undone afterwards as well."""
+    head = default_project.run("git", "rev-parse", "HEAD").stdout.strip()
+    yield default_project
+    default_project.run("git", "reset", "-q", "--hard", head)
+
+
+def test_a_breaking_change_fails_against_earlier_commits_however_the_snapshot_is_reset(
+    committing_project: Project,
+) -> None:
+    project = committing_project
+    schemas = f"{package_dir(project)}/contracts/schemas.py"
+    init = f"{package_dir(project)}/contracts/__init__.py"
+    snapshot = "package/contracts.lock.json"
+    # The agreed contract has an optional `region` column, committed...
+    edit(project, schemas, SUPPORT_CALLS, SUPPORT_CALLS + REGION)
+    project.make("contract-snapshot")
+    project.commit("Agree an optional region column")
+    agreed = project.run("git", "rev-parse", "--short=7", "HEAD").stdout.strip()
+    # ...then removed, with the snapshot deleted and recorded again.
+    edit(project, schemas, REGION, "")
+    (project.path / snapshot).unlink()
+
+    refused = project.make("contract-snapshot", check=False)
+    said = refused.stdout + refused.stderr
+    assert refused.returncode != 0, "make contract-snapshot recorded over the history"
+    assert f"against {snapshot}@{agreed}" in said, said
+
+    project.run("uv", "run", "--frozen", "python", "-c", RECORD_ANYWAY)
+    project.commit("Remove the region column, record the snapshot again")
+    report = gate(project, "contract")
+    outcome, reason = rows(report)["Contract compatibility"]
+    assert outcome == "FAIL"
+    assert f"against {snapshot}@{agreed} (contract 1.0.0)" in reason, reason
+    assert ".region: column removed (or renamed)" in reason, reason
+    assert "BREAKING    Features.region: column removed (or renamed)" in report
+
+    # Pointing the setting at a fresh file resets nothing either.
+    edit(project, "pyproject.toml", f'snapshot = "{snapshot}"', 'snapshot = "contract.json"')
+    project.run("uv", "run", "--frozen", "python", "-c", RECORD_ANYWAY)
+    project.commit("A fresh snapshot")
+    outcome, reason = rows(gate(project, "contract"))["Contract compatibility"]
+    assert outcome == "FAIL"
+    assert f"against {snapshot}@{agreed}" in reason, reason
+
+    # The documented way: a major version, recorded by `make contract-snapshot`.
+    edit(project, init, 'CONTRACT_VERSION = "1.0.0"', 'CONTRACT_VERSION = "2.0.0"')
+    project.make("contract-snapshot")
+    project.commit("2.0.0: the region column removed")
+    passed = project.run("uv", "run", "--frozen", "handoff", "gate", "--only", "contract")
+    outcome, reason = rows(passed.stdout)["Contract compatibility"]
+    assert outcome == "pass", reason
+    assert reason.startswith("contracts match their snapshot (version 2.0.0)"), reason

@@ -49,7 +49,14 @@ from handoff_kit import (
     integrity,
     registry,
 )
-from handoff_kit.compat import may_record, read_snapshot, write_snapshot
+from handoff_kit.compat import (
+    Snapshot,
+    describe,
+    may_record,
+    read_snapshot,
+    write_snapshot,
+)
+from handoff_kit.history import HistoryError, committed_snapshots
 from handoff_kit.registry.card import model_card
 from handoff_kit.registry.records import (
     Manifest,
@@ -165,6 +172,7 @@ def train(settings: config.Settings) -> ModelVersion:
         kit_version=__version__,
         api=api.served_contract(settings.contract),
         trained_by=who(),
+        contract=trained_under(settings),
     )
     say(f"Registering the model in {store.location()}.")
     card = model_card(settings, manifest, used, trained)
@@ -174,6 +182,19 @@ def train(settings: config.Settings) -> ModelVersion:
     )
     say("Next: `make handoff` checks it; `make promote` makes it the champion.")
     return version
+
+
+def trained_under(settings: config.Settings) -> Snapshot:
+    """The contract as the snapshot records it, for the registry: the contract gate
+    keeps the code compatible with the champion's. Acceptance scenarios that cannot
+    be read are the acceptance gate's to report, not a reason to refuse training."""
+    try:
+        return gate.current_contract(settings)
+    except ScenarioError:
+        contract = settings.contract
+        return describe(
+            contract.version, contract.inputs, contract.outputs, contract.interfaces
+        )
 
 
 def predict(
@@ -270,7 +291,12 @@ def snapshot(settings: config.Settings) -> int:
     """Record the contracts, unless that would bless a change the gate refuses."""
     shown = settings.snapshot.relative_to(settings.root)
     current = gate.current_contract(settings)
-    verdict = may_record(read_snapshot(settings.snapshot), current)
+    try:
+        history = committed_snapshots(settings.root, settings.snapshot)
+    except HistoryError as error:
+        msg = f"cannot read the snapshot's git history: {one_line(error)}"
+        raise UnusableError(msg) from error
+    verdict = may_record(read_snapshot(settings.snapshot), current, history.references)
     if not verdict.passed:
         say(f"Refused: {shown} stays as it is. {verdict.reason}.")
         say("\n".join(f"  - {change}" for change in verdict.changes))

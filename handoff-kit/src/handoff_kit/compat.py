@@ -24,7 +24,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,6 +60,19 @@ class Verdict:
     passed: bool
     reason: str
     changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A contract the code must not break at its major version: an earlier
+    committed snapshot (`path@commit`) or the one the champion was trained under."""
+
+    name: str
+    snapshot: Snapshot
+
+    @property
+    def version(self) -> str:
+        return str(self.snapshot.get("version"))
 
 
 # --- Describing the code ---------------------------------------------------------
@@ -330,25 +343,39 @@ def _parts(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
-    """Pass when the code matches the snapshot; otherwise say what to do."""
+def judge(
+    snapshot: Snapshot | None,
+    current: Snapshot,
+    references: Sequence[Reference] = (),
+    notes: Sequence[str] = (),
+) -> Verdict:
+    """Pass when the code matches the snapshot and breaks none of the `references`
+    at its major version; otherwise say what to do. `notes` say which references
+    could not be read, for the reason."""
     version = current["version"]
     unusable = _versions(snapshot, current)
     if unusable is not None:
         return unusable
-    if snapshot is None:
-        return Verdict(
-            False,
-            "no contract snapshot yet: run `make contract-snapshot` and commit it",
-        )
-    changes = tuple(compare(snapshot, current))
+    changes = () if snapshot is None else tuple(compare(snapshot, current))
     breaking = [change for change in changes if change.breaking]
-    if breaking and major(version) <= major(snapshot["version"]):
+    if (
+        snapshot is not None
+        and breaking
+        and major(version) <= major(snapshot["version"])
+    ):
         names = ", ".join(change.where for change in breaking)
         return Verdict(
             False,
             f"breaking change without a major version bump (CONTRACT_VERSION {version}): {names}",
             changes,
+        )
+    broken = breaks(references, current)
+    if broken is not None:
+        return broken
+    if snapshot is None:
+        return Verdict(
+            False,
+            "no contract snapshot yet: run `make contract-snapshot` and commit it",
         )
     if changes or version != snapshot["version"]:
         return Verdict(
@@ -357,16 +384,100 @@ def judge(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
             "`make contract-snapshot` and commit package/contracts.lock.json",
             changes,
         )
-    return Verdict(True, f"contracts match their snapshot (version {version})")
+    kept = _kept(references, current)
+    return Verdict(
+        True,
+        f"contracts match their snapshot (version {version})"
+        + "".join(f"; {part}" for part in (kept, *notes) if part),
+    )
 
 
-def may_record(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
+def breaks(references: Sequence[Reference], current: Snapshot) -> Verdict | None:
+    """A failed verdict naming the first of `references` (in their order) that
+    `current` breaks at the same major version, or that has a later major version
+    (the version went back); None when it breaks none."""
+    version = current["version"]
+    later = [
+        reference
+        for reference in references
+        if SEMVER.match(reference.version) and major(reference.version) > major(version)
+    ]
+    if later:
+        # Going back a major version would leave every reference behind.
+        return Verdict(
+            False,
+            f"CONTRACT_VERSION {version} is older than {later[0].version}, the "
+            f"version of {later[0].name}: versions only move forward, so set "
+            f"CONTRACT_VERSION to {major(later[0].version)}.x.y or later",
+        )
+    broken = []
+    for reference in _same_major(references, current):
+        found = [
+            change for change in compare(reference.snapshot, current) if change.breaking
+        ]
+        if found:
+            broken.append((reference, tuple(found)))
+    if not broken:
+        return None
+    reference, changes = broken[0]
+    first = changes[0]
+    more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+    others = len(broken) - 1
+    also = (
+        f"; it breaks {others} other earlier reference{'s' if others > 1 else ''} too"
+        if others
+        else ""
+    )
+    return Verdict(
+        False,
+        f"breaking change without a major version bump (CONTRACT_VERSION {version}) "
+        f"against {reference.name} (contract {reference.version}): {first.where}: "
+        f"{first.what}{more}{also}. Deleting or recording the snapshot again does not "
+        f"undo its history: bump the major number (to {major(version) + 1}.0.0), "
+        "agreeing it with the other team first, or undo the change",
+        changes,
+    )
+
+
+def _same_major(references: Sequence[Reference], current: Snapshot) -> list[Reference]:
+    number = major(current["version"])
+    return [
+        reference
+        for reference in references
+        if SEMVER.match(reference.version) and major(reference.version) == number
+    ]
+
+
+def _kept(references: Sequence[Reference], current: Snapshot) -> str:
+    """The references the code was compared with, for the gate's reason."""
+    same = _same_major(references, current)
+    if not same:
+        return ""
+    shown = ", ".join(reference.name for reference in same[:3])
+    more = f" and {len(same) - 3} more" if len(same) > 3 else ""  # noqa: PLR2004
+    count = f"{len(same)} earlier reference{'s' if len(same) > 1 else ''}"
+    return (
+        f"no breaking change against {count} at major version "
+        f"{major(current['version'])}: {shown}{more}"
+    )
+
+
+def may_record(
+    snapshot: Snapshot | None,
+    current: Snapshot,
+    references: Sequence[Reference] = (),
+) -> Verdict:
     """Whether `current` may replace `snapshot`: never a breaking change at the
-    snapshot's major version, so recording cannot bless what the gate refuses."""
+    snapshot's major version, nor at the major version of any of `references`
+    (the earlier committed snapshots), so recording cannot bless what the gate
+    refuses."""
     unusable = _versions(snapshot, current)
     if unusable is not None:
         return unusable
     if snapshot is None:
+        broken = breaks(references, current)
+        if broken is not None:
+            return broken
         return Verdict(True, "the first snapshot of the contracts")
     changes = tuple(compare(snapshot, current))
     breaking = tuple(change for change in changes if change.breaking)
@@ -380,6 +491,9 @@ def may_record(snapshot: Snapshot | None, current: Snapshot) -> Verdict:
             "the other team first, then record the snapshot again",
             breaking,
         )
+    broken = breaks(references, current)
+    if broken is not None:
+        return broken
     return Verdict(
         True,
         f"{len(changes)} change{'' if len(changes) == 1 else 's'} recorded at version {version}",

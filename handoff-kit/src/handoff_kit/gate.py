@@ -13,10 +13,19 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff_kit import __version__, api, candidate, catalog, integrity, report
-from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
+from handoff_kit import (
+    __version__,
+    api,
+    candidate,
+    catalog,
+    integrity,
+    registry,
+    report,
+)
+from handoff_kit.compat import Reference, Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
+from handoff_kit.history import HistoryError, committed_snapshots
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import (
@@ -110,10 +119,37 @@ def contract_gate(settings: Settings) -> Result:
     if unkept:
         more = f" (and {len(unkept) - 1} more)" if len(unkept) > 1 else ""
         return Result(title, False, unkept[0] + more, "\n".join(unkept))
-    verdict = judge(read_snapshot(settings.snapshot), current)
+    try:
+        history = committed_snapshots(settings.root, settings.snapshot)
+    except HistoryError as error:
+        return Result(title, False, f"cannot read the snapshot's git history: {error}")
+    notes = [history.note] if history.note else []
+    try:
+        champion, note = champion_contract(settings)
+    except registry.RegistryError as error:
+        return Result(title, False, f"cannot read the champion's contract: {error}")
+    notes += [note] if note else []
+    verdict = judge(
+        read_snapshot(settings.snapshot),
+        current,
+        [*history.references, *champion],
+        notes,
+    )
     return Result(
         title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
     )
+
+
+def champion_contract(settings: Settings) -> tuple[list[Reference], str]:
+    """The contract the registry's champion was trained under, as `train` recorded
+    it, and a note when it recorded none (an older kit trained it)."""
+    champion = registry.open_registry(settings).find(registry.CHAMPION)
+    if champion is None:
+        return [], ""
+    name = f"the champion (model version {champion.version})"
+    if champion.manifest.contract is None:
+        return [], f"{name} recorded no contract (an older kit trained it)"
+    return [Reference(name, dict(champion.manifest.contract))], ""
 
 
 def api_gate(settings: Settings) -> Result:

@@ -19,11 +19,13 @@ import logging
 import os
 import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr
 from functools import cached_property
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -55,6 +57,9 @@ EMBEDDED_STORE = "mlflow.db"
 ARTIFACTS = "mlartifacts"
 # The API the version serves (Manifest.api), as JSON.
 API_TAG = "api_contract"
+# The contract it was trained under (Manifest.contract): a run artifact, since a
+# tag holds 8,000 characters at most.
+CONTRACT_ARTIFACT = "contract.json"
 # Aliases keep no history: each promotion is a version tag of its own,
 # handoff.promotion.<nanoseconds>.<pid> = "<time> <who>", so that promotions at
 # once never overwrite each other. Versions promoted by kit 0.2.0 have the older
@@ -160,6 +165,8 @@ class MlflowRegistry:
         ):
             mlflow.log_metrics(dict(manifest.metrics))
             mlflow.log_text(card, "model_card.md")
+            if manifest.contract is not None:
+                mlflow.log_dict(dict(manifest.contract), CONTRACT_ARTIFACT)
             printed = io.StringIO()
             with redirect_stderr(printed):
                 info = mlflow.pyfunc.log_model(
@@ -323,10 +330,23 @@ class MlflowRegistry:
             kit_version=recorded.get("kit_version", ""),
             api=json.loads(recorded[API_TAG]) if API_TAG in recorded else None,
             trained_by=recorded.get("trained_by", ""),
+            contract=self._contract(version.run_id),
         )
         return ModelVersion(
             self.name, str(version.version), manifest, tuple(sorted(version.aliases))
         )
+
+    def _contract(self, run_id: str | None) -> dict[str, Any] | None:
+        """The contract a run recorded; None for a run without one (an older kit's)."""
+        if not run_id:
+            return None
+        with tempfile.TemporaryDirectory(prefix="handoff-") as folder:
+            try:
+                path = self.client.download_artifacts(run_id, CONTRACT_ARTIFACT, folder)
+            except (MlflowException, OSError):
+                return None
+            contract: dict[str, Any] = json.loads(Path(path).read_text())
+        return contract
 
 
 def tags(manifest: Manifest) -> dict[str, str]:

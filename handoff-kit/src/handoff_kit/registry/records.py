@@ -128,6 +128,9 @@ class Manifest:
     api: Mapping[str, Any] | None = None
     # Who trained it (see `who`): on a shared registry, which member's run it was.
     trained_by: str = ""
+    # The contract it was trained under, as the snapshot records it (compat.describe):
+    # the contract gate keeps the code compatible with the champion's.
+    contract: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,7 @@ class Manifest:
             "kit_version": self.kit_version,
             "api": self.api,
             "trained_by": self.trained_by,
+            "contract": self.contract,
         }
 
     @classmethod
@@ -156,6 +160,7 @@ class Manifest:
             kit_version=str(data.get("kit_version", "")),
             api=data.get("api"),
             trained_by=str(data.get("trained_by", "")),
+            contract=data.get("contract"),
         )
 
 
