@@ -52,6 +52,7 @@ def rows(report: str) -> dict[str, tuple[str, str]]:
 GATES = {
     "No unresolved conflicts",
     "No large files, private keys or secrets",
+    "Settings at the standard, or waived",
     "Formatting",
     "Lint",
     "Environment lock fresh",

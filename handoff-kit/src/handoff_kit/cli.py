@@ -3,6 +3,7 @@
     handoff train                  train the model, register it as the candidate
     handoff gate [--only NAME]     run the handoff gate, write the report
     handoff snapshot               record the contracts after a reviewed change
+    handoff settings               fail on settings looser than the template's, unless waived
     handoff promote [--allow-dirty] [--allow-major]
                                    make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
@@ -43,6 +44,7 @@ from handoff_kit import (
     catalog,
     config,
     gate,
+    loosened,
     registry,
 )
 from handoff_kit.compat import may_record, read_snapshot, write_snapshot
@@ -62,6 +64,7 @@ EXIT_UNUSABLE = 1
 GATES = [
     "conflicts",
     "hygiene",
+    "settings",
     "format",
     "lint",
     "lock",
@@ -274,6 +277,13 @@ def snapshot(settings: config.Settings) -> int:
     return 0
 
 
+def settings_check(settings: config.Settings) -> int:
+    """`handoff settings`: the settings row of the gate, on its own (`make settings`)."""
+    result = loosened.gate(settings.root)
+    print("\n".join(loosened.lines(result)))
+    return 0 if result.passed else EXIT_UNUSABLE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -294,6 +304,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "snapshot", help="record the contracts in the snapshot after a reviewed change"
+    )
+    commands.add_parser(
+        "settings",
+        help="fail on settings looser than the template's unless waived; list the waivers",
     )
     promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
@@ -395,6 +409,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "openapi": lambda: openapi(settings, args.check),
         "score": lambda: score(settings, args),
         "snapshot": lambda: snapshot(settings),
+        "settings": lambda: settings_check(settings),
         "promote": lambda: promote(settings, args),
         "gate": lambda: gate.run(
             settings,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff_kit import __version__, api, candidate, catalog, report
+from handoff_kit import __version__, api, candidate, catalog, loosened, report
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
@@ -211,6 +211,15 @@ def gates(settings: Settings) -> list[Gate]:
             (*make, "hygiene"),
             root,
             "`git rm --cached` the files listed below",
+        ),
+        Gate(
+            "settings",
+            loosened.TITLE,
+            lambda: loosened.gate(root),
+            "restore the template's value of each setting listed below, or waive it "
+            "in [tool.handoff.waivers] with its value, a reason, an owner and an expiry",
+            # `make settings` (in `make check`) runs the same check.
+            command=("handoff", "settings"),
         ),
         command_gate(
             "format", "Formatting", (*make, "format-check"), root, "`make format`"

@@ -60,7 +60,8 @@ class Gate:
     run: Callable[[], Result]
     # What to run when it fails: a command that fixes it, or shows more.
     fix: str = ""
-    # The command a command gate runs; () for the others.
+    # The command a command gate runs, or the `handoff` command that runs the same
+    # check as a kit gate; () for the others.
     command: tuple[str, ...] = ()
 
 
