@@ -474,10 +474,15 @@ def test_the_gate_runs_every_target_of_make_check(
         ),
     )
 
+    made: list[str] = []
     for each in gate.gates(settings):
+        if each.command[:1] == ("handoff",):
+            # A kit gate that `make TARGET` runs as `handoff TARGET` too.
+            made.append(each.command[-1])
+            assert f"\t$(RUN) handoff {each.command[-1]}\n" in tasks.read_text()
+            continue
         each.run()
-
-    made = [command[-1] for command in called if command[0] == "make"]
+        made += [called.pop()[-1]] if called and called[-1][0] == "make" else []
     assert made == prerequisites, f"make check runs {prerequisites}, the gate {made}"
 
 

@@ -254,7 +254,7 @@ def find_root(start: Path) -> Path:
     """The nearest folder from `start` upwards whose pyproject.toml has [tool.handoff]."""
     for folder in [start, *start.parents]:
         candidate = folder / PYPROJECT
-        if candidate.is_file() and "handoff" in _read(candidate).get("tool", {}):
+        if candidate.is_file() and "handoff" in read_toml(candidate).get("tool", {}):
             return folder
     msg = (
         f"no {PYPROJECT} with a {TABLE} table in {start} or above: "
@@ -263,7 +263,8 @@ def find_root(start: Path) -> Path:
     raise ConfigError(msg)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; not valid TOML is a ConfigError naming the file."""
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:
@@ -274,7 +275,7 @@ def _read(path: Path) -> dict[str, Any]:
 def load(start: Path | None = None) -> Settings:
     """The settings of the project in `start` (default: the current folder) or above."""
     root = find_root((start or Path.cwd()).resolve())
-    pyproject = _read(root / PYPROJECT)
+    pyproject = read_toml(root / PYPROJECT)
     return from_table(root, pyproject["tool"]["handoff"], pyproject.get("project", {}))
 
 

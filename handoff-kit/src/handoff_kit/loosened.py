@@ -56,10 +56,11 @@ import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from handoff_kit.config import KEYS, PYPROJECT
+from handoff_kit.config import KEYS, PYPROJECT, ConfigError, read_toml
 from handoff_kit.report import Result
 
 TITLE = "Settings at the standard, or waived"
@@ -218,7 +219,7 @@ def handoff_settings(table: Mapping[str, Any]) -> list[Loosened]:
         value = table.get(key, KEYS[key][1])
         if isinstance(standard, int | float):
             # Every threshold there is a tolerance: higher is looser.
-            number = _number(value)
+            number = _number(table.get(key, float(str(KEYS[key][1]))))
             if number is None or number > standard:
                 found.append(Loosened(f"handoff.{key}", value, f"at most {standard}"))
     package = str(table.get("package", ""))
@@ -368,6 +369,7 @@ def _mypy_options(pyproject: Path) -> Any:  # noqa: ANN401  # mypy's Options.
     return options
 
 
+@cache
 def strict_flags() -> dict[str, object]:
     """What mypy's --strict sets: option -> value, as mypy itself defines it."""
     from mypy.main import define_options  # noqa: PLC0415
@@ -487,6 +489,7 @@ def _ruff(root: Path, *args: str) -> str:
     return done.stdout
 
 
+@cache
 def _linters(root: Path) -> list[str]:
     """ruff's linter prefixes, longest first: a code belongs to the longest that
     starts it (EM101 to flake8-errmsg's EM, E501 to pycodestyle's E)."""
@@ -722,7 +725,7 @@ def _same(waived: object, actual: object) -> bool:
 
 def loosened(root: Path) -> list[Loosened]:
     """Every setting of the project at `root` looser than the template's."""
-    pyproject = _read(root / PYPROJECT)
+    pyproject = read_toml(root / PYPROJECT)
     return [
         *handoff_settings(_tool(pyproject, "handoff")),
         *coverage_settings(pyproject),
@@ -737,7 +740,7 @@ def judge(root: Path, today: date | None = None) -> Verdict:
     ones fail, and so do waivers that lack a field or waive nothing."""
     today = today or datetime.now(UTC).date()
     waivers, failures = read_waivers(
-        _tool(_read(root / PYPROJECT), "handoff", "waivers")
+        _tool(read_toml(root / PYPROJECT), "handoff", "waivers")
     )
     waived = []
     found = loosened(root)
@@ -767,6 +770,8 @@ def gate(root: Path, today: date | None = None) -> Result:
     """The row: settings at the template's standard, or waived (each waiver listed)."""
     try:
         verdict = judge(root, today)
+    except ConfigError as error:
+        return Result(TITLE, False, str(error))
     except ImportError as error:  # The dev tools (mypy, coverage) are not installed.
         return Result(
             TITLE, False, f"cannot read the tools' settings: {error}; run `make setup`"
