@@ -411,3 +411,51 @@ def test_ruff_runs_as_the_kit_runs_it() -> None:
         check=False,
     )
     assert done.returncode == 0, "the kit runs `python -m ruff`: ruff must be installed"
+
+
+def test_ruff_refusing_the_projects_settings_fails_the_row_with_ruffs_own_line(
+    root: Path,
+) -> None:
+    edit(
+        root,
+        'extend = "standards/ruff.toml"',
+        'extend = "standards/ruff.toml"\nline-length = "long"',
+    )
+
+    result = loosened.gate(root, TODAY)
+
+    assert not result.passed
+    assert result.reason.endswith(
+        """cannot read the project's settings: invalid type: string "long", expected i64"""
+    )
+    assert "\n" not in result.reason
+
+
+def test_an_invalid_pyproject_fails_the_row_naming_the_file(root: Path) -> None:
+    (root / "pyproject.toml").write_text("[tool.handoff\n")
+
+    result = loosened.gate(root, TODAY)
+
+    assert not result.passed
+    assert result.reason.startswith(f"{root / 'pyproject.toml'}: not valid TOML")
+
+
+@pytest.mark.parametrize(
+    ("addopts", "loose"),
+    [
+        ('"--cov=tidy", "--cov-fail-under=50"', ["--cov-fail-under=50"]),
+        ('"--cov=tidy", "--cov-fail-under", "50"', ["--cov-fail-under=50"]),
+        ('"--cov=tidy.sub"', ["no --cov=tidy"]),
+        ('"-p", "no:cov"', ["-p no:cov", "no --cov=tidy"]),
+        ('"--cov"', None),
+        ('"--cov=tidy", "--cov-fail-under=90"', None),
+    ],
+)
+def test_pytest_options_that_turn_coverage_off_narrow_or_lower_it_are_looser(
+    root: Path, addopts: str, loose: list[str] | None
+) -> None:
+    edit(root, '"--cov=tidy"', addopts)
+
+    found = {item.setting: item.value for item in loosened.loosened(root)}
+
+    assert found.get("pytest.addopts") == loose

@@ -216,10 +216,10 @@ def handoff_settings(table: Mapping[str, Any]) -> list[Loosened]:
     found = []
     template = TEMPLATE["handoff"]
     for key, standard in template.items():
-        value = table.get(key, KEYS[key][1])
         if isinstance(standard, int | float):
             # Every threshold there is a tolerance: higher is looser.
-            number = _number(table.get(key, float(str(KEYS[key][1]))))
+            value = table.get(key, float(str(KEYS[key][1])))
+            number = _number(value)
             if number is None or number > standard:
                 found.append(Loosened(f"handoff.{key}", value, f"at most {standard}"))
     package = str(table.get("package", ""))
@@ -478,6 +478,7 @@ def _mypy_override(
 
 
 def _ruff(root: Path, *args: str) -> str:
+    """ruff's output; ruff refusing the project's settings is a ConfigError."""
     # Only the kit's fixed ruff commands run here, never user input.
     done = subprocess.run(  # noqa: S603
         [sys.executable, "-m", "ruff", *args],
@@ -486,6 +487,11 @@ def _ruff(root: Path, *args: str) -> str:
         check=False,
         cwd=root,
     )
+    if done.returncode != 0:
+        said = [line for line in done.stderr.splitlines() if line.strip()]
+        last = said[-1].strip() if said else f"exit status {done.returncode}"
+        msg = f"`ruff {' '.join(args)}` cannot read the project's settings: {last}"
+        raise ConfigError(msg)
     return done.stdout
 
 
