@@ -224,7 +224,7 @@ def test_one_failure_found_by_three_gates_is_shown_once() -> None:
 
 
 def test_the_report_says_what_to_run_next(settings: config.Settings) -> None:
-    first, second = gate.gates(settings)[2:4]
+    first, second = [g for g in gate.gates(settings) if g.name in {"format", "lint"}]
     failed = gate.next_step(
         [first, second], [Result("Formatting", False, "x"), Result("Lint", False, "y")]
     )
