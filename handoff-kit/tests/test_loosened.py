@@ -219,6 +219,14 @@ FAMILIES = {
         "ruff.files",
         ["package/src/tidy/sub/deep.py"],
     ),
+    "ruff does not lint a package file it reads": (
+        (
+            'extend = "standards/ruff.toml"',
+            'extend = "standards/ruff.toml"\nlint.exclude = ["sub"]',
+        ),
+        "ruff.lint.exclude",
+        ["sub"],
+    ),
     "ruff's standard no longer extended": (
         ('extend = "standards/ruff.toml"', 'extend = "research/ruff.toml"'),
         "ruff.extend",

@@ -153,6 +153,9 @@ class Loosened:
 
 @dataclass(frozen=True)
 class Waiver:
+    """A `[tool.handoff.waivers."<setting>"]` table: the value it lets through, why,
+    who answers for it and until when."""
+
     setting: str
     value: object
     reason: str
@@ -562,21 +565,22 @@ def ruff_settings(root: Path, pyproject: Mapping[str, Any]) -> list[Loosened]:
         patterns = table.get(key, {})
         for pattern, codes in patterns.items() if isinstance(patterns, dict) else []:
             found += _per_file(pattern, _strings(codes), relative, key, linters)
-    for key in ("exclude", "extend-exclude"):
-        hits = [
-            p
-            for p in _strings(_tool(pyproject, "ruff", "lint").get(key))
-            if _excludes(p, relative)
-        ]
-        if hits:
-            found.append(
-                Loosened(f"ruff.lint.{key}", hits, "none that match package/ files")
-            )
-    checked = set(_ruff(root, "check", "--show-files", "package").splitlines())
+    # lint.exclude: files ruff reads but does not lint (`--show-files` lists them).
+    hits = [
+        pattern
+        for pattern in _strings(_tool(pyproject, "ruff", "lint").get("exclude"))
+        if _excludes(pattern, relative)
+    ]
+    if hits:
+        found.append(
+            Loosened("ruff.lint.exclude", hits, "none that match package/ files")
+        )
+    listed = _ruff(root, "check", "--show-files", "package").splitlines()
+    checked = {Path(line).resolve() for line in listed if line.strip()}
     skipped = [
         path
         for path, file in zip(relative, files, strict=True)
-        if str(file) not in checked
+        if file.resolve() not in checked
     ]
     if skipped:
         found.append(Loosened("ruff.files", skipped, "every package/ file is linted"))
@@ -586,6 +590,9 @@ def ruff_settings(root: Path, pyproject: Mapping[str, Any]) -> list[Loosened]:
 def _per_file(
     pattern: str, codes: list[str], files: list[str], key: str, linters: Sequence[str]
 ) -> list[Loosened]:
+    """The rules a per-file-ignores entry drops for package files, beyond the
+    standard's own for tests (a pattern matches a file's path or name, or with "!"
+    every file it does not match)."""
     negated = pattern.startswith("!")
     glob = pattern.removeprefix("!")
     matched = [
