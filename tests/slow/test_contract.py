@@ -54,6 +54,7 @@ GATES = {
     "Template-owned files unchanged",
     "Standard targets not overridden",
     "No large files, private keys or secrets",
+    "Settings at the standard, or waived",
     "Formatting",
     "Lint",
     "Environment lock fresh",

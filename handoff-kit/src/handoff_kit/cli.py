@@ -6,6 +6,7 @@
     handoff standards [--rerender | --restore] [--copier COMMAND]
                                    template-owned files are the template's (offline,
                                    or against Copier's re-render), or put them back
+    handoff settings               fail on settings looser than the template's, unless waived
     handoff promote [--allow-dirty] [--allow-major]
                                    make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
@@ -47,6 +48,7 @@ from handoff_kit import (
     config,
     gate,
     integrity,
+    loosened,
     registry,
 )
 from handoff_kit.compat import (
@@ -75,6 +77,7 @@ GATES = [
     "standards",
     "overrides",
     "hygiene",
+    "settings",
     "format",
     "lint",
     "lock",
@@ -334,6 +337,13 @@ def standards(settings: config.Settings, args: argparse.Namespace) -> int:
     return 0 if result.passed else EXIT_UNUSABLE
 
 
+def settings_check(settings: config.Settings) -> int:
+    """`handoff settings`: the settings row of the gate, on its own (`make settings`)."""
+    result = loosened.gate(settings.root)
+    print("\n".join(loosened.lines(result)))
+    return 0 if result.passed else EXIT_UNUSABLE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -374,6 +384,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--copier",
         metavar="COMMAND",
         help=f"the command that runs Copier (default: copier, else {integrity.UV_COPIER!r})",
+    )
+    commands.add_parser(
+        "settings",
+        help="fail on settings looser than the template's unless waived; list the waivers",
     )
     promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
@@ -476,6 +490,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "score": lambda: score(settings, args),
         "snapshot": lambda: snapshot(settings),
         "standards": lambda: standards(settings, args),
+        "settings": lambda: settings_check(settings),
         "promote": lambda: promote(settings, args),
         "gate": lambda: gate.run(
             settings,

@@ -19,6 +19,7 @@ from handoff_kit import (
     candidate,
     catalog,
     integrity,
+    loosened,
     registry,
     report,
 )
@@ -263,6 +264,15 @@ def gates(settings: Settings) -> list[Gate]:
             (*make, "hygiene"),
             root,
             "`git rm --cached` the files listed below",
+        ),
+        Gate(
+            "settings",
+            loosened.TITLE,
+            lambda: loosened.gate(root),
+            "restore the template's value of each setting listed below, or waive it "
+            "in [tool.handoff.waivers] with its value, a reason, an owner and an expiry",
+            # `make settings` (in `make check`) runs the same check.
+            command=("handoff", "settings"),
         ),
         command_gate(
             "format", "Formatting", (*make, "format-check"), root, "`make format`"
