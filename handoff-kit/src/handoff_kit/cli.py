@@ -70,6 +70,7 @@ GATES = [
     "tests",
     "acceptance",
     "contract",
+    "enforced",
     "api",
     "catalog",
     "research",

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from handoff_kit import __version__, api, candidate, catalog, report
+from handoff_kit import __version__, api, candidate, catalog, enforcement, report
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
@@ -113,6 +113,44 @@ def contract_gate(settings: Settings) -> Result:
     verdict = judge(read_snapshot(settings.snapshot), current)
     return Result(
         title, verdict.passed, verdict.reason, "\n".join(map(str, verdict.changes))
+    )
+
+
+def enforcement_gate(settings: Settings) -> Result:
+    """The contract's own tests, derived from its schemas and its snapshot: drawn
+    rows accepted, each rule broken alone refused by name (enforcement.py)."""
+    title = "Contract enforced"
+    contract = settings.contract
+    found = enforcement.enforce(
+        (*contract.inputs, *contract.outputs), read_snapshot(settings.snapshot)
+    )
+    underived = (
+        f"; {len(found.underived)} rule{'' if len(found.underived) == 1 else 's'} "
+        "not derived (listed below)"
+        if found.underived
+        else ""
+    )
+    listed = [
+        *(f"not derived: {rule}" for rule in found.underived),
+        *found.refused,
+    ]
+    if not found.passed:
+        more = (
+            f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
+        )
+        return Result(
+            title,
+            False,
+            f"{found.problems[0]}{more}{underived}",
+            "\n".join([*found.problems, *listed]),
+        )
+    return Result(
+        title,
+        True,
+        f"{len(found.refused)} rule{'' if len(found.refused) == 1 else 's'} of "
+        f"{found.schemas} schema{'' if found.schemas == 1 else 's'}, each broken alone, "
+        f"refused by name; {found.accepted} drawn valid rows accepted{underived}",
+        "\n".join(listed),
     )
 
 
@@ -262,6 +300,13 @@ def gates(settings: Settings) -> list[Gate]:
             "Contract compatibility",
             lambda: contract_gate(settings),
             "follow the contract gate's reason below",
+        ),
+        Gate(
+            "enforced",
+            "Contract enforced",
+            lambda: enforcement_gate(settings),
+            "make each schema refuse what its rules say (the rules below), or review "
+            "the change and `make contract-snapshot`",
         ),
         Gate(
             "api",
