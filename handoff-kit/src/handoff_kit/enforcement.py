@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import re
+import tempfile
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -441,7 +442,7 @@ def draw(
     model: type[pa.DataFrameModel], examples: int, rows: int
 ) -> list[pd.DataFrame]:
     """Frames from pandera's hypothesis strategy for `model`, the same every run."""
-    from hypothesis import HealthCheck, Phase, given, settings  # noqa: PLC0415
+    from hypothesis import HealthCheck, Phase, configuration, given, settings  # noqa: PLC0415
 
     frames: list[pd.DataFrame] = []
 
@@ -462,9 +463,17 @@ def draw(
     def collect(frame: pd.DataFrame) -> None:
         frames.append(frame)
 
-    with warnings.catch_warnings():
+    # Hypothesis keeps caches in ./.hypothesis: never in the project (nor the kit).
+    with (
+        tempfile.TemporaryDirectory(prefix="handoff-hypothesis-") as home,
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
-        collect()
+        configuration.set_hypothesis_home_dir(home)
+        try:
+            collect()
+        finally:
+            configuration.set_hypothesis_home_dir(None)
     return frames
 
 

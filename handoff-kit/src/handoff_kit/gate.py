@@ -17,6 +17,7 @@ from handoff_kit import __version__, api, candidate, catalog, enforcement, repor
 from handoff_kit.compat import Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
+from handoff_kit.hollow_steps import hollow_in
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import (
@@ -93,6 +94,23 @@ def interface_gate(settings: Settings) -> Result:
         # The package's modules wherever the team's mypy settings look.
         found = {"MYPYPATH": str(settings.package_dir.parent)}
         return report.run_command(title, command, env=found, cwd=root)
+
+
+def acceptance_gate(settings: Settings) -> Result:
+    """The acceptance scenarios, after a read of their step modules: a Then step
+    that asserts nothing would let any model through."""
+    title = "Acceptance scenarios"
+    result = report.run_command(
+        title, candidate.acceptance_command(settings), cwd=settings.root
+    )
+    hollow = hollow_in(settings.acceptance, settings.root)
+    if not hollow:
+        return result
+    more = f" (and {len(hollow) - 1} more)" if len(hollow) > 1 else ""
+    details = "\n".join(
+        [*map(str, hollow), *([result.details] if result.details else [])]
+    )
+    return Result(title, False, f"{hollow[0]}{more}", details)
 
 
 def contract_gate(settings: Settings) -> Result:
@@ -288,12 +306,12 @@ def gates(settings: Settings) -> list[Gate]:
             root,
             "fix the failing tests below (`make test` runs them)",
         ),
-        command_gate(
+        Gate(
             "acceptance",
             "Acceptance scenarios",
-            candidate.acceptance_command(settings),
-            root,
-            "fix the failing scenarios below (`make test` runs them)",
+            lambda: acceptance_gate(settings),
+            "fix the scenarios' steps below (`make test` runs them)",
+            command=candidate.acceptance_command(settings),
         ),
         Gate(
             "contract",
