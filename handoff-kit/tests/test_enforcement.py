@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pytest
@@ -134,6 +135,12 @@ def test_the_rows_pandera_draws_are_accepted_and_the_draw_is_the_same_every_run(
         ("str_endswith", {"string": "!"}, "str", ""),
         ("str_length", {"min_value": None, "max_value": 2}, "str", "aaa"),
         ("str_length", {"exact_value": 1}, "str", "aa"),
+        (
+            "greater_than_or_equal_to",
+            {"min_value": pd.Timestamp("2026-01-01")},
+            "datetime64[ns]",
+            pd.Timestamp("2025-12-31"),
+        ),
     ],
 )
 def test_the_breaking_value_comes_from_the_checks_statistics(
@@ -334,6 +341,41 @@ def test_rules_that_cannot_be_broken_from_statistics_are_listed_not_skipped() ->
         "Custom.even: is_even() (no breaking value from its statistics)",
         "Custom: dataframe check ordered (no column to break)",
     )
+
+
+def test_a_breaking_value_the_columns_dtype_cannot_hold_is_listed() -> None:
+    class Small(Schema):
+        size: Series[np.uint8] = pa.Field(ge=0)
+
+        class Config:
+            coerce = False
+
+    result = enforcement.enforce([Small])
+
+    assert result.passed, result.problems
+    assert result.underived == (
+        "Small.size: greater_than_or_equal_to(0) (size=-1 does not fit its dtype)",
+    )
+
+
+def test_a_models_own_validate_that_stops_at_the_first_failure_still_names_it() -> (
+    None
+):
+    class Eager(pa.DataFrameModel):
+        size: Series[int] = pa.Field(ge=0)
+
+        class Config:
+            coerce = False
+
+        @classmethod
+        def validate(cls, check_obj: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().validate(check_obj)  # Not lazy.
+
+    result = enforcement.enforce([Eager])
+
+    assert result.passed, result.problems
+    assert "Eager.size: required refused the column left out" in result.refused
+    assert "Eager.size: greater_than_or_equal_to(0) refused size=-1" in result.refused
 
 
 def test_a_schema_pandera_cannot_draw_rows_for_fails_saying_why() -> None:

@@ -31,7 +31,7 @@ from typing import Any
 
 import pandas as pd
 import pandera.pandas as pa
-from pandera.errors import SchemaError, SchemaErrors
+from pandera.errors import SchemaError, SchemaErrorReason, SchemaErrors
 
 from handoff_kit.contracts import ContractViolation, Schema, _failures
 
@@ -43,6 +43,11 @@ EXAMPLES = 10
 ROWS = 5
 # The name of a column no contract has, for a strict schema to refuse.
 UNKNOWN_COLUMN = "not_in_the_contract"
+# Failures of a whole column, whose failure case is the column's name.
+_COLUMN_REASONS = (
+    SchemaErrorReason.COLUMN_NOT_IN_DATAFRAME,
+    SchemaErrorReason.COLUMN_NOT_IN_SCHEMA,
+)
 # Strings tried, in order, for one that a string check refuses.
 _STRINGS = ("", " ", "!", "0", "a", "Z", "~~~~", "\n", "not in the contract")
 
@@ -430,8 +435,8 @@ def refusal(
         except SchemaError as error:  # A team's validate(), not lazy.
             check = str(getattr(error.check, "name", None) or error.check)
             column = str(getattr(error.schema, "name", ""))
-            if isinstance(error.failure_cases, str):  # A column missing or unknown.
-                column = error.failure_cases
+            if error.reason_code in _COLUMN_REASONS:  # It names the column.
+                column = str(error.failure_cases)
             return [(column, check)]
         except Exception as error:  # Refused, but naming no column and check.
             return [("", f"{type(error).__name__}: {error}")]
