@@ -358,9 +358,7 @@ def test_a_breaking_value_the_columns_dtype_cannot_hold_is_listed() -> None:
     )
 
 
-def test_a_models_own_validate_that_stops_at_the_first_failure_still_names_it() -> (
-    None
-):
+def test_a_models_own_validate_that_stops_at_the_first_failure_still_names_it() -> None:
     class Eager(pa.DataFrameModel):
         size: Series[int] = pa.Field(ge=0)
 
@@ -368,7 +366,9 @@ def test_a_models_own_validate_that_stops_at_the_first_failure_still_names_it() 
             coerce = False
 
         @classmethod
-        def validate(cls, check_obj: Any, *args: Any, **kwargs: Any) -> Any:
+        def validate(
+            cls, check_obj: pd.DataFrame, *args: object, **kwargs: object
+        ) -> pd.DataFrame:
             return super().validate(check_obj)  # Not lazy.
 
     result = enforcement.enforce([Eager])
