@@ -63,6 +63,7 @@ GATES = {
     "Tests and coverage",
     "Acceptance scenarios",
     "Contract compatibility",
+    "Contract enforced",
     "API schema matches the contract",
     "Official data only",
     "No research imports in package/",
@@ -166,6 +167,59 @@ def test_adding_an_optional_input_column_passes_after_a_fresh_snapshot(
     assert '"region"' in (default_project.path / "api/openapi.json").read_text()
     lock = (default_project.path / "package/contracts.lock.json").read_text()
     assert '"region"' in lock
+
+
+def test_the_contract_tests_run_in_the_gate_after_the_teams_are_deleted_and_a_check_weakened(
+    default_project: Project,
+) -> None:
+    (default_project.path / "package/tests/test_contracts.py").unlink()
+    schemas = f"{package_dir(default_project)}/contracts/schemas.py"
+    edit(default_project, schemas, SUPPORT_CALLS, "    support_calls: Series[int]\n")
+
+    report = gate(default_project, "enforced")
+
+    outcome, reason = rows(report)["Contract enforced"]
+    assert outcome == "FAIL"
+    assert "support_calls: greater_than_or_equal_to(0)" in reason
+    assert (
+        "Features.support_calls: greater_than_or_equal_to(0) (in the contract snapshot, "
+        "not in the code) did not refuse support_calls=-1" in report
+    ), "the report does not name the schema, column and check"
+
+    default_project.restore()
+    passed = default_project.run("uv", "run", "--frozen", "handoff", "gate", "--only", "enforced")
+    outcome, reason = rows(passed.stdout)["Contract enforced"]
+    assert outcome == "pass", reason
+    assert reason.startswith("45 rules of 3 schemas, each broken alone, refused by name"), reason
+
+
+# A team's own Then step, overriding the kit's, that checks nothing.
+HOLLOW_THEN = """
+
+from pytest_bdd import then
+
+
+@then("no customer is scored")
+def nothing_scored() -> None:
+    pass
+"""
+
+
+def test_a_then_step_that_checks_nothing_fails_the_acceptance_row_naming_it(
+    default_project: Project,
+) -> None:
+    steps = default_project.path / "package/tests/acceptance/test_scoring.py"
+    steps.write_text(steps.read_text() + HOLLOW_THEN)
+    line = steps.read_text().splitlines().index('@then("no customer is scored")') + 1
+
+    report = gate(default_project, "acceptance")
+
+    outcome, reason = rows(report)["Acceptance scenarios"]
+    assert outcome == "FAIL"
+    assert reason.startswith(
+        f"package/tests/acceptance/test_scoring.py:{line}: the Then step "
+        '"no customer is scored" checks nothing'
+    ), reason
 
 
 def test_a_predict_signature_that_drifts_from_the_protocol_fails_the_type_check(

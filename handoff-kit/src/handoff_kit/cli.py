@@ -86,6 +86,7 @@ GATES = [
     "tests",
     "acceptance",
     "contract",
+    "enforced",
     "api",
     "catalog",
     "research",

@@ -18,6 +18,7 @@ from handoff_kit import (
     api,
     candidate,
     catalog,
+    enforcement,
     integrity,
     loosened,
     registry,
@@ -27,6 +28,7 @@ from handoff_kit.compat import Reference, Snapshot, describe, judge, read_snapsh
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
 from handoff_kit.history import HistoryError, committed_snapshots
+from handoff_kit.hollow_steps import hollow_in
 from handoff_kit.registry.records import git_commit
 from handoff_kit.report import Gate, Result, command_gate, markdown
 from handoff_kit.rules import (
@@ -105,6 +107,23 @@ def interface_gate(settings: Settings) -> Result:
         return report.run_command(title, command, env=found, cwd=root)
 
 
+def acceptance_gate(settings: Settings) -> Result:
+    """The acceptance scenarios, after a read of their step modules: a Then step
+    that asserts nothing would let any model through."""
+    title = "Acceptance scenarios"
+    result = report.run_command(
+        title, candidate.acceptance_command(settings), cwd=settings.root
+    )
+    hollow = hollow_in(settings.acceptance, settings.root)
+    if not hollow:
+        return result
+    more = f" (and {len(hollow) - 1} more)" if len(hollow) > 1 else ""
+    details = "\n".join(
+        [*map(str, hollow), *([result.details] if result.details else [])]
+    )
+    return Result(title, False, f"{hollow[0]}{more}", details)
+
+
 def contract_gate(settings: Settings) -> Result:
     title = "Contract compatibility"
     try:
@@ -151,6 +170,44 @@ def champion_contract(settings: Settings) -> tuple[list[Reference], str]:
     if champion.manifest.contract is None:
         return [], f"{name} recorded no contract (an older kit trained it)"
     return [Reference(name, dict(champion.manifest.contract))], ""
+
+
+def enforcement_gate(settings: Settings) -> Result:
+    """The contract's own tests, derived from its schemas and its snapshot: drawn
+    rows accepted, each rule broken alone refused by name (enforcement.py)."""
+    title = "Contract enforced"
+    contract = settings.contract
+    found = enforcement.enforce(
+        (*contract.inputs, *contract.outputs), read_snapshot(settings.snapshot)
+    )
+    underived = (
+        f"; {len(found.underived)} rule{'' if len(found.underived) == 1 else 's'} "
+        "not derived (listed below)"
+        if found.underived
+        else ""
+    )
+    listed = [
+        *(f"not derived: {rule}" for rule in found.underived),
+        *found.refused,
+    ]
+    if not found.passed:
+        more = (
+            f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
+        )
+        return Result(
+            title,
+            False,
+            f"{found.problems[0]}{more}{underived}",
+            "\n".join([*found.problems, *listed]),
+        )
+    return Result(
+        title,
+        True,
+        f"{len(found.refused)} rule{'' if len(found.refused) == 1 else 's'} of "
+        f"{found.schemas} schema{'' if found.schemas == 1 else 's'}, each broken alone, "
+        f"refused by name; {found.accepted} drawn valid rows accepted{underived}",
+        "\n".join(listed),
+    )
 
 
 def api_gate(settings: Settings) -> Result:
@@ -312,18 +369,25 @@ def gates(settings: Settings) -> list[Gate]:
             root,
             "fix the failing tests below (`make test` runs them)",
         ),
-        command_gate(
+        Gate(
             "acceptance",
             "Acceptance scenarios",
-            candidate.acceptance_command(settings),
-            root,
-            "fix the failing scenarios below (`make test` runs them)",
+            lambda: acceptance_gate(settings),
+            "fix the scenarios' steps below (`make test` runs them)",
+            command=candidate.acceptance_command(settings),
         ),
         Gate(
             "contract",
             "Contract compatibility",
             lambda: contract_gate(settings),
             "follow the contract gate's reason below",
+        ),
+        Gate(
+            "enforced",
+            "Contract enforced",
+            lambda: enforcement_gate(settings),
+            "make each schema refuse what its rules say (the rules below), or review "
+            "the change and `make contract-snapshot`",
         ),
         Gate(
             "api",
