@@ -1,0 +1,39 @@
+"""The gate's scans of the project's code, by concern:
+
+- walker.py: the one walk of a module, with what each name means;
+- reads.py: package/ reads official catalog sources only (the catalog row), and
+  the unofficial sources research/ uses (the report's debts);
+- imports.py: package/ never imports research code (the research row);
+- pragmas.py: the per-line waivers, each with its reason.
+
+The names below are the scans' public interface; they stay importable from here
+whichever module holds them.
+"""
+
+from handoff_kit.rules.imports import research_imports
+from handoff_kit.rules.pragmas import WAIVER
+from handoff_kit.rules.reads import (
+    LOADER,
+    QUERIES,
+    READ_METHODS,
+    READERS,
+    RUNS_STRINGS,
+    Debt,
+    research_debts,
+    scan_package,
+)
+from handoff_kit.rules.walker import Finding
+
+__all__ = [
+    "LOADER",
+    "QUERIES",
+    "READERS",
+    "READ_METHODS",
+    "RUNS_STRINGS",
+    "WAIVER",
+    "Debt",
+    "Finding",
+    "research_debts",
+    "research_imports",
+    "scan_package",
+]
