@@ -21,11 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
+from urllib.parse import parse_qs, urlsplit
 
 from handoff_kit.catalog import Source
 from handoff_kit.rules.pragmas import allow_reads
 from handoff_kit.rules.walker import (
     ATTRIBUTE,
+    DEPTH,
     GETATTR,
     TOO_DEEP,
     Check,
@@ -37,6 +39,23 @@ from handoff_kit.rules.walker import (
     parse,
     quoted,
 )
+
+# What opens a database: a connection, an engine or a pool (READERS, below).
+CONNECTS = (
+    "*.**.connect",
+    "*.**.create_engine",
+    "*.**.create_async_engine",
+    "*.**.create_pool",
+)
+# Connections whose database, when the call names none, lives in memory
+# (DuckDB's documented default); sqlite3 needs one, psycopg's is a server.
+MEMORY_BY_DEFAULT = {"duckdb.connect"}
+# The arguments that name a connection's database, by keyword.
+_DATABASE_KEYWORDS = ("database", "url", "dsn", "conninfo")
+# SQLAlchemy dialects whose database is a file: an empty one is in memory.
+_FILE_DIALECTS = {"sqlite", "duckdb"}
+# Methods of a DuckDB connection that run SQL, which reads any file it names.
+_DUCKDB_QUERIES = {"sql", "query", "execute", "executemany", "from_query"}
 
 # The one way package/ code reads data.
 LOADER = "handoff_kit.catalog.load"
@@ -117,11 +136,21 @@ READERS: dict[str, int | None] = {
     "httpx.stream": None,
     "httpx.Client": None,
     "httpx.AsyncClient": None,
+    # A database connection, from any module outside the package: PEP 249 names a
+    # DB-API module's constructor `connect` (sqlite3, psycopg, psycopg2, duckdb,
+    # pymysql, pyodbc, oracledb, snowflake.connector...; psycopg.Connection.connect
+    # too), SQLAlchemy (and SQLModel) make engines, async drivers make pools. Only
+    # names the code resolves count: `button.clicked.connect(f)` on an object
+    # whose type the code does not say is no connection. A database that lives in
+    # memory holds no data: it passes (IN_MEMORY).
+    **dict.fromkeys(CONNECTS, None),
 }
 
 # The packages that hold readers (and builtins): looking a name up in one of them
 # by a string the code does not say may find a reader.
-_READER_PACKAGES = {pattern.partition(".")[0] for pattern in READERS}
+_READER_PACKAGES = {
+    pattern.partition(".")[0] for pattern in READERS if not pattern.startswith("*")
+}
 
 # Methods that read data whatever they are called on. Python code does not say
 # what type an object has, so the scan counts every call of these as a read
@@ -131,6 +160,8 @@ READ_METHODS = re.compile(
     r"|scan_(csv|parquet)"
     r"|download_file(obj)?|get_object"  # An object store's client (boto3).
 )
+# Readers whose first argument is a query of a database a connection names.
+_SQL_READS = re.compile(r"read_sql\w*|read_database\w*")
 # The readers whose first argument is a query, not a path.
 QUERIES = {"duckdb.sql", "duckdb.query", "duckdb.execute"}
 # Python that runs code given as a string, which the scan cannot read.
@@ -231,8 +262,10 @@ class _Reads(Check):
                 f"{_SOME_SOURCE}"
             )
         else:
-            message = self._function_read(node, names, scope) or self._method_read(
-                node, names, scope
+            message = (
+                self._function_read(node, names, scope)
+                or self._connection_query(node, scope)
+                or self._method_read(node, names, scope)
             )
         if message:
             self._hit(node, message)
@@ -253,7 +286,9 @@ class _Reads(Check):
                 "name as a literal or a module constant",
             )
             return
-        reader = next((name for name in names if _reader(name)), None)
+        reader = next(
+            (name for name in names if _reader(name) and not self._own(name)), None
+        )
         if reader is not None:
             self._hit(
                 node,
@@ -276,7 +311,7 @@ class _Reads(Check):
     ) -> str | None:
         for name in names:
             pattern = _reader(name)
-            if pattern is None:
+            if pattern is None or self._own(name):
                 continue
             position = READERS[pattern]
             if position is not None and _writes(self._mode(call, position, scope)):
@@ -287,9 +322,67 @@ class _Reads(Check):
                     f"so the gate counts every query as a data read; {_SOME_SOURCE}, "
                     "or waive the line ('# handoff: allow-read <reason>')"
                 )
+            if pattern in CONNECTS:
+                return self._connect_read(call, name, scope)
+            if _SQL_READS.fullmatch(name.rpartition(".")[2]):
+                return (
+                    f"reads data directly with {name}(): its query reads a database "
+                    f"the catalog does not name; {_SOME_SOURCE}"
+                )
             location = self.describe(self._first_location(call, scope))
             return f"reads data directly with {_shown(name)}(): {location}"
         return None
+
+    def _own(self, name: str) -> bool:
+        """Whether `name` is the package's own (scanned where it is defined)."""
+        return name.partition(".")[0] == self.package.name
+
+    def _connect_read(self, call: ast.Call, name: str, scope: Scope) -> str | None:
+        """What a connection, engine or pool reads; None for a database in memory."""
+        given = [k.value for k in call.keywords if k.arg in _DATABASE_KEYWORDS]
+        database = next(iter([*call.args[:1], *given]), None)
+        if database is None:
+            if name in MEMORY_BY_DEFAULT:
+                return None
+            return (
+                f"reads data directly with {name}(): a database the call does not "
+                f"name (its settings or the environment's); {_SOME_SOURCE}"
+            )
+        text = self.package.location(database, scope)
+        if text is not None and in_memory(text, name):
+            return None
+        if text is None:
+            return (
+                f"reads data directly with {name}(): a database the gate cannot "
+                f"see; {_SOME_SOURCE}"
+            )
+        return f"reads data directly with {name}(): {self.describe(text)}"
+
+    def _connection_query(self, call: ast.Call, scope: Scope) -> str | None:
+        """A query on a DuckDB connection, in memory or not: its SQL reads files."""
+        func = call.func
+        if not (
+            isinstance(func, ast.Attribute)
+            and func.attr in _DUCKDB_QUERIES
+            and self._duckdb(func.value, scope)
+        ):
+            return None
+        return (
+            f"reads data directly with {quoted(func)}() on a DuckDB connection: "
+            "its SQL can read any file, so the gate counts every query as a data "
+            f"read; {_SOME_SOURCE}, or waive the line "
+            "('# handoff: allow-read <reason>')"
+        )
+
+    def _duckdb(self, expr: ast.expr, scope: Scope, depth: int = 0) -> bool:
+        """Whether `expr` is a DuckDB connection: a call of duckdb.connect, or a
+        name bound once to one (`con = duckdb.connect()`, `with ... as con`)."""
+        if isinstance(expr, ast.Call):
+            return "duckdb.connect" in self.package.names(expr.func, scope)
+        found = self.package.definition(expr, scope, depth)
+        if found is None or found[0].value is None or depth > DEPTH:
+            return False
+        return self._duckdb(found[0].value, found[1], depth + 1)
 
     def _method_read(
         self, call: ast.Call, names: list[str], scope: Scope
@@ -401,6 +494,24 @@ def _glob(pattern: str) -> re.Pattern[str]:
 def _reader(name: str) -> str | None:
     """The READERS pattern `name` matches."""
     return next((p for p in READERS if _glob(p).fullmatch(name)), None)
+
+
+def in_memory(database: str, connect: str) -> bool:
+    """Whether `database`, as `connect` opens it, lives in memory: `:memory:` (and
+    DuckDB's named `:memory:<name>`), SQLite's URI filenames with `mode=memory`, a
+    SQLAlchemy URL of a file dialect with no file (`sqlite://`), or no database
+    where the driver's default is memory."""
+    if database.startswith(":memory:"):
+        return True
+    if not database:
+        return connect in MEMORY_BY_DEFAULT
+    url = urlsplit(database)
+    if url.scheme == "file":
+        return url.path == ":memory:" or "memory" in parse_qs(url.query).get("mode", [])
+    if url.scheme.partition("+")[0] in _FILE_DIALECTS and not url.netloc:
+        path = url.path.removeprefix("/")
+        return not path or path.startswith(":memory:")
+    return False
 
 
 def _shown(name: str) -> str:

@@ -43,7 +43,7 @@ _PATH_METHODS = {
     "relative_to",
 }
 _PATH_FACTORIES = {"cwd", "home"}
-_DEPTH = 30  # How far the scan follows names (an import of an alias of a constant...)
+DEPTH = 30  # How far the scan follows names (an import of an alias of a constant...)
 TOO_DEEP = "the scan cannot follow it: its code is nested too deeply"
 _SHOWN = 60  # The longest expression a message quotes.
 
@@ -202,6 +202,10 @@ def _bind(scope: Scope, node: ast.AST) -> None:  # noqa: PLR0912
             scope.bind(name, Bound("other"))
         case ast.Lambda():
             pass
+        case ast.withitem(context_expr=value, optional_vars=ast.Name(id=name)):
+            # `with connect() as con`: what the manager gives, most often itself.
+            scope.bind(name, Bound("value", value=value))
+            _bind(scope, value)
         case ast.Global(names=names) | ast.Nonlocal(names=names):
             scope.module.unstable.update(names)
         case ast.Name(id=name, ctx=ast.Store() | ast.Del()):
@@ -255,7 +259,7 @@ class Package:
     def names(self, expr: ast.expr, scope: Scope, depth: int = 0) -> list[str]:
         """The fully qualified names `expr` (a name, an attribute, or a lookup by a
         string: `getattr`, `import_module`) may stand for."""
-        if depth > _DEPTH:
+        if depth > DEPTH:
             return []
         if isinstance(expr, ast.Call):
             return self._looked_up(expr, scope, depth + 1)
@@ -314,7 +318,7 @@ class Package:
         """`name`, or what it is when it goes through the package's own modules
         (`from mypkg.io import load`, where mypkg/io.py imports catalog.load)."""
         module = self._module_of(name)
-        if module is None or name == module.name or depth > _DEPTH:
+        if module is None or name == module.name or depth > DEPTH:
             return [name]
         first, _, rest = name[len(module.name) + 1 :].partition(".")
         here = f"{module.name}.{first}"
@@ -337,7 +341,7 @@ class Package:
         rest = name[len(module.name) + 1 :] if module else ""
         return module is not None and bool(rest) and "." not in rest
 
-    def _definition(
+    def definition(
         self, expr: ast.expr, scope: Scope, depth: int
     ) -> tuple[Bound, Scope] | None:
         """The one binding of the name `expr`, when it is bound once."""
@@ -356,7 +360,7 @@ class Package:
 
     def _qualified(self, name: str, depth: int) -> tuple[Bound, Scope] | None:
         module = self._module_of(name)
-        if module is None or not self.defines(name) or depth > _DEPTH:
+        if module is None or not self.defines(name) or depth > DEPTH:
             return None
         rest = name[len(module.name) + 1 :]
         bounds = module.scope.names.get(rest, [])
@@ -370,14 +374,14 @@ class Package:
         """The string `expr` is: a literal, or a constant (a name bound once)."""
         if isinstance(expr, ast.Constant):
             return expr.value if isinstance(expr.value, str) else None
-        found = self._definition(expr, scope, depth)
-        if found is None or found[0].value is None or depth > _DEPTH:
+        found = self.definition(expr, scope, depth)
+        if found is None or found[0].value is None or depth > DEPTH:
             return None
         return self.string(found[0].value, found[1], depth + 1)
 
     def path(self, expr: ast.expr, scope: Scope, depth: int = 0) -> PathValue | None:
         """The pathlib path `expr` is, if the code says it is one."""
-        if depth > _DEPTH:
+        if depth > DEPTH:
             return None
         if isinstance(expr, ast.Call):
             return self._path_call(expr, scope, depth + 1)
@@ -398,7 +402,7 @@ class Package:
         self, expr: ast.expr, scope: Scope, depth: int
     ) -> PathValue | None:
         """The path a name is bound to, or annotated with (`path: Path`)."""
-        found = self._definition(expr, scope, depth)
+        found = self.definition(expr, scope, depth)
         if found is None:
             return None
         bound, owner = found
