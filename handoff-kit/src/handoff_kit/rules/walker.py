@@ -50,17 +50,20 @@ _SHOWN = 60  # The longest expression a message quotes.
 
 @dataclass(frozen=True)
 class Finding:
-    """A place in package/ that breaks a rule; `waived` is the reason a waiver
-    comment gives (`# handoff: allow-read <reason>`): a waived finding never fails."""
+    """A place in the code that breaks a rule; `waived` is the reason a waiver
+    comment gives (`# handoff: allow-read <reason>`): a waived finding never fails.
+    In a notebook, `cell` counts its cells from 1 and `line` is the cell's line."""
 
     file: Path
     line: int
     message: str
     waived: str | None = None
+    cell: int | None = None
 
     def __str__(self) -> str:
         waiver = f" (waived: {self.waived})" if self.waived is not None else ""
-        return f"{self.file}:{self.line}: {self.message}{waiver}"
+        cell = f" cell {self.cell}" if self.cell is not None else ""
+        return f"{self.file}{cell}:{self.line}: {self.message}{waiver}"
 
 
 def parse(package: Path, root: Path) -> tuple[dict[str, Module], list[Finding]]:
@@ -147,6 +150,13 @@ class Module:
         parts = [package.name, *path.relative_to(package).with_suffix("").parts]
         is_package = parts[-1] == "__init__"
         name = ".".join(parts[:-1] if is_package else parts)
+        return cls.named(name, is_package, shown, data, tree)
+
+    @classmethod
+    def named(
+        cls, name: str, is_package: bool, shown: Path, data: bytes, tree: ast.Module
+    ) -> Module:
+        """A module of that name: of a package, or a script or notebook cell alone."""
         module = cls(name, is_package, shown, data, tree)
         module.scope = Scope(module)
         collect(module.scope, tree.body)
@@ -460,6 +470,9 @@ class Check:
     """What a rule does with the walk: each hook sees one node, in its scope
     (`walker.scope`); the walk is the same for every check."""
 
+    def node(self, walker: Walker, node: ast.AST) -> None:
+        """Every node the walk visits (annotations are skipped), before its parts."""
+
     def call(self, walker: Walker, node: ast.Call, names: list[str]) -> None:
         """A call; `names` are what its function may stand for."""
 
@@ -486,6 +499,11 @@ class Walker(ast.NodeVisitor):
         self.module = module
         self.scope = module.scope
         self.checks = checks
+
+    def visit(self, node: ast.AST) -> None:
+        for check in self.checks:
+            check.node(self, node)
+        super().visit(node)
 
     def _visit_all(self, nodes: Iterable[ast.AST]) -> None:
         for node in nodes:
