@@ -30,7 +30,8 @@ PRIVATE_KEY, SECRET_KEY, ACCESS_KEY...), or PWD and PASS after another word
 SECRET_NAME, AWS_ACCESS_KEY_ID.
 
 What passes: an empty string; a placeholder that reads the real value from
-elsewhere: `$NAME`, `${NAME}`, `%NAME%`, `{{ name }}`, `{name}`, `<your token>`.
+elsewhere: `$NAME`, `${NAME}`, `%NAME%`, `{name}` (in Jinja's double braces
+too), `<your token>`.
 Tests are held to the same rule: a fake in git is indistinguishable from a key
 (a low-entropy password is the case detect-secrets misses), so a test fake says
 so with detect-secrets' allowlist pragma and its reason (pragmas.py), which the
@@ -84,7 +85,7 @@ _ENV_CALLS = {"os.putenv", "os.getenv", "os.environ.get", "os.environ.setdefault
 _PLACEHOLDER = re.compile(
     r"\$\{?[A-Za-z_]\w*\}?"  # $NAME, ${NAME}
     r"|%[A-Za-z_]\w*%"  # %NAME%
-    r"|\{\{?[^{}]*\}?\}"  # {name}, {{ name }}
+    r"|\{\{?[^{}]*\}?\}"  # {name}, and in double braces (Jinja)
     r"|<[^<>]*>"  # <your token>
 )
 _MESSAGE = (
