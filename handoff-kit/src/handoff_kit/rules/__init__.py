@@ -4,14 +4,17 @@
 - reads.py: package/ reads official catalog sources only (the catalog row), and
   the unofficial sources research/ uses (the report's debts);
 - imports.py: package/ never imports research code (the research row);
-- pragmas.py: the per-line waivers, each with its reason.
+- secrets.py: no string literal given to a name that says secret, in any .py
+  file or notebook (`handoff secrets`, in the hygiene row);
+- pragmas.py: the per-line waivers (`# handoff: allow-read`, detect-secrets'
+  allowlist pragma), each with its reason.
 
 The names below are the scans' public interface; they stay importable from here
 whichever module holds them.
 """
 
 from handoff_kit.rules.imports import research_imports
-from handoff_kit.rules.pragmas import WAIVER
+from handoff_kit.rules.pragmas import WAIVER, Allowlisted
 from handoff_kit.rules.reads import (
     LOADER,
     QUERIES,
@@ -22,6 +25,7 @@ from handoff_kit.rules.reads import (
     research_debts,
     scan_package,
 )
+from handoff_kit.rules.secrets import says_secret, scan_secrets
 from handoff_kit.rules.walker import Finding
 
 __all__ = [
@@ -31,9 +35,12 @@ __all__ = [
     "READ_METHODS",
     "RUNS_STRINGS",
     "WAIVER",
+    "Allowlisted",
     "Debt",
     "Finding",
     "research_debts",
     "research_imports",
+    "says_secret",
     "scan_package",
+    "scan_secrets",
 ]
