@@ -1053,3 +1053,206 @@ def test_every_way_package_code_imports_research_code_is_found(
         f"leaky.py:10: imports research code (research): {why}",
         f"leaky.py:11: imports research code (research.helpers): {why}",
     ]
+
+
+# --- Databases ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("imports", "call", "shown"),
+    [
+        ("import sqlite3", 'sqlite3.connect("x")', "sqlite3.connect"),
+        ("import sqlite3 as db", 'db.connect(database="x")', "sqlite3.connect"),
+        ("from sqlite3 import connect as c", 'c("x")', "sqlite3.connect"),
+        ("import psycopg", 'psycopg.connect("x")', "psycopg.connect"),
+        (
+            "import psycopg",
+            'psycopg.Connection.connect("x")',
+            "psycopg.Connection.connect",
+        ),
+        ("from psycopg2 import connect", 'connect(dsn="x")', "psycopg2.connect"),
+        ("import duckdb", 'duckdb.connect("x")', "duckdb.connect"),
+        ("import pymysql", 'pymysql.connect("x")', "pymysql.connect"),
+        (
+            "import mysql.connector",
+            'mysql.connector.connect("x")',
+            "mysql.connector.connect",
+        ),
+        (
+            "import builtins, sqlite3",
+            'getattr(sqlite3, "connect")("x")',
+            "sqlite3.connect",
+        ),
+        (
+            "import sqlalchemy as sa",
+            'sa.create_engine("x")',
+            "sqlalchemy.create_engine",
+        ),
+        (
+            "from sqlalchemy.ext.asyncio import create_async_engine",
+            'create_async_engine(url="x")',
+            "sqlalchemy.ext.asyncio.create_async_engine",
+        ),
+        ("import sqlmodel", 'sqlmodel.create_engine("x")', "sqlmodel.create_engine"),
+        ("import asyncpg", 'asyncpg.create_pool("x")', "asyncpg.create_pool"),
+    ],
+)
+def test_every_database_connection_is_a_read_whatever_module_makes_it(
+    settings: config.Settings,
+    sources: dict[str, Source],
+    imports: str,
+    call: str,
+    shown: str,
+) -> None:
+    findings = scan(settings, sources, db=f"{imports}\n\ncon = {call}\n")
+
+    assert findings == [
+        f"db.py:3: reads data directly with {shown}(): 'x' {OUTSIDE}"
+    ], f"{call} opens a database the catalog does not name: it should be a read"
+
+
+def test_a_connection_names_its_file_or_says_the_gate_cannot_see_it(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        db="""\
+        import sqlite3
+
+        import psycopg
+        import pandas as pd
+
+        DB = "data/houses.csv"
+        a = sqlite3.connect(DB)
+        b = psycopg.connect(host="db.internal", dbname="sales")
+        c = sqlite3.connect(a.path)
+        d = pd.read_sql("SELECT * FROM sales", b)
+        e = pd.read_sql_query("SELECT 1", "sqlite:///x.db")
+        """,
+    )
+
+    assert findings == [
+        "db.py:7: reads data directly with sqlite3.connect(): 'data/houses.csv' is "
+        "the official source 'houses'; load it with catalog.load(\"houses\") instead",
+        "db.py:8: reads data directly with psycopg.connect(): a database the call "
+        f"does not name (its settings or the environment's); {INSTEAD}",
+        "db.py:9: reads data directly with sqlite3.connect(): a database the gate "
+        f"cannot see; {INSTEAD}",
+        "db.py:10: reads data directly with pandas.read_sql(): its query reads a "
+        f"database the catalog does not name; {INSTEAD}",
+        "db.py:11: reads data directly with pandas.read_sql_query(): its query reads "
+        f"a database the catalog does not name; {INSTEAD}",
+    ]
+
+
+def test_databases_in_memory_hold_no_data_and_pass(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        memory="""\
+        import sqlite3
+        from sqlite3 import connect as c
+
+        import duckdb
+        import sqlalchemy
+
+        MEMORY = ":memory:"
+        a = sqlite3.connect(":memory:")
+        b = c(MEMORY)
+        d = sqlite3.connect("file::memory:?cache=shared", uri=True)
+        e = sqlite3.connect("file:shared?mode=memory&cache=shared", uri=True)
+        f = duckdb.connect()
+        g = duckdb.connect(database=":memory:")
+        h = duckdb.connect(":memory:named")
+        i = sqlalchemy.create_engine("sqlite://")
+        j = sqlalchemy.create_engine("sqlite+pysqlite:///:memory:")
+        k = sqlalchemy.create_engine("duckdb:///:memory:")
+        """,
+    )
+
+    assert findings == [], "a database in memory reads no data: it should pass"
+
+
+def test_the_packages_own_connect_is_scanned_where_it_is_and_signals_are_no_connection(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        store="""\
+        import sqlite3
+
+
+        def connect(name: str) -> sqlite3.Connection:
+            return sqlite3.connect(name)
+        """,
+        use="""\
+        from sample_model import store
+        from sample_model.store import connect
+
+
+        def use(button: object) -> None:
+            store.connect("a")
+            connect("b")
+            button.clicked.connect(print)
+        """,
+    )
+
+    assert findings == [
+        "store.py:5: reads data directly with sqlite3.connect(): a database the gate "
+        f"cannot see; {INSTEAD}",
+    ], "the package's own connect() is checked inside it, not at every call"
+
+
+def test_a_query_on_a_duckdb_connection_is_a_read_even_in_memory(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        duck="""\
+        import duckdb
+
+        con = duckdb.connect()
+        a = con.sql("SELECT * FROM 'data/raw.csv'")
+        b = duckdb.connect().execute("SELECT 1")
+        with duckdb.connect() as other:
+            c = other.query("SELECT 2")
+        """,
+    )
+
+    why = (
+        "on a DuckDB connection: its SQL can read any file, so the gate counts every "
+        f"query as a data read; {INSTEAD}, or waive the line "
+        "('# handoff: allow-read <reason>')"
+    )
+    assert findings == [
+        f"duck.py:4: reads data directly with con.sql() {why}",
+        f"duck.py:5: reads data directly with duckdb.connect().execute() {why}",
+        f"duck.py:7: reads data directly with other.query() {why}",
+    ]
+
+
+def test_a_connection_handed_around_is_found(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    findings = scan(
+        settings,
+        sources,
+        handed="""\
+        import sqlite3
+
+        opener = sqlite3.connect
+        con = opener("x")
+        pool = map(sqlite3.connect, ["y"])
+        """,
+    )
+
+    assert findings == [
+        f"handed.py:4: reads data directly with sqlite3.connect(): 'x' {OUTSIDE}",
+        "handed.py:5: hands sqlite3.connect() around without calling it, so the gate "
+        f"cannot see what it reads; {INSTEAD}",
+    ]

@@ -15,6 +15,7 @@ import pytest
 import yaml
 from handoff_kit import config
 from handoff_kit.gate import gates
+from handoff_kit.rules.secrets import scan_secrets
 
 from tests.conftest import ANSWER_SETS
 
@@ -81,20 +82,25 @@ def test_the_handoff_gate_runs_every_target_of_make_check(
     assert not missing, f"make check runs {missing}, which `make handoff` does not"
 
 
-def test_every_fresh_project_passes_its_own_secrets_scan(
-    rendered: Mapping[str, Path],
-) -> None:
-    """`make hygiene` scans every tracked file with detect-secrets: nothing the
-    template writes (a README's example password, say) may look like a secret.
-    One scan for every answer set; a file that another set renders the same, at the
-    same path (the kit, most of package/), is read once."""
+def rendered_files(rendered: Mapping[str, Path]) -> list[str]:
+    """Every file of every answer set but the locks; a file that another set
+    renders the same, at the same path (the kit, most of package/), once."""
     scanned: dict[tuple[Path, str], str] = {}
     for project in rendered.values():
         for path in sorted(project.rglob("*")):
             if path.is_file() and path.name not in {"uv.lock", "conda-lock.yml"}:
                 same = (path.relative_to(project), hashlib.sha256(path.read_bytes()).hexdigest())
                 scanned.setdefault(same, str(path))
-    files = sorted(scanned.values())
+    return sorted(scanned.values())
+
+
+def test_every_fresh_project_passes_its_own_secrets_scan(
+    rendered: Mapping[str, Path],
+) -> None:
+    """`make hygiene` scans every tracked file with detect-secrets: nothing the
+    template writes (a README's example password, say) may look like a secret.
+    One scan for every answer set."""
+    files = rendered_files(rendered)
     baseline = rendered["default"] / ".secrets.baseline"
 
     result = subprocess.run(
@@ -103,3 +109,17 @@ def test_every_fresh_project_passes_its_own_secrets_scan(
     )  # fmt: skip
 
     assert result.returncode == 0, f"detect-secrets finds secrets:\n{result.stdout}"
+
+
+def test_nothing_the_template_writes_gives_a_secret_a_literal_or_allowlists_one(
+    rendered: Mapping[str, Path],
+) -> None:
+    """`make hygiene` runs the kit's scan too (`handoff secrets`): no string literal
+    given to a name that says secret, and no allowlist pragma, which every project's
+    report would list, in anything the template writes (the kit's own tests included)."""
+    findings, pragmas = scan_secrets(map(Path, rendered_files(rendered)), Path("/"))
+
+    assert not findings, "the kit's secret scan fails a fresh project:\n" + "\n".join(
+        map(str, findings)
+    )
+    assert not pragmas, f"a fresh project allowlists secrets: {list(map(str, pragmas))}"

@@ -312,6 +312,80 @@ def test_a_cloud_secret_in_package_code_is_refused_by_the_hook_make_check_and_th
     assert "| No large files, private keys or secrets | FAIL |" in gated.stdout
 
 
+def test_a_sqlite_read_in_package_code_fails_the_catalog_row_naming_file_and_line(
+    default_project: Project,
+) -> None:
+    package = package_dir(default_project)
+    write(
+        default_project,
+        f"{package}/local_rows.py",
+        '"""Rows from a local database."""\n\nimport sqlite3\n\n\n'
+        "def rows() -> sqlite3.Connection:\n"
+        '    return sqlite3.connect("data/x.db")\n',
+    )
+
+    gated = default_project.run(
+        "uv", "run", "--frozen", "handoff", "gate", "--only", "catalog", check=False
+    )
+
+    assert gated.returncode != 0, "the gate passed a SQLite read around the catalog"
+    read = f"{package}/local_rows.py:7: reads data directly with sqlite3.connect(): 'data/x.db'"
+    assert read in gated.stdout, f"the catalog row does not name the read:\n{gated.stdout}"
+
+
+def test_a_low_entropy_password_given_to_the_environment_fails_make_check_and_the_gate(
+    default_project: Project,
+) -> None:
+    """detect-secrets sees neither the low entropy nor setdefault's form; the kit's scan does,
+    in package/ and research/ alike."""
+    package = package_dir(default_project)
+    leak = 'import os\n\nos.environ.setdefault("DB_PASSWORD", "hunter2")\n'
+    with committed_around_the_hooks(default_project):
+        write(default_project, f"{package}/settings.py", f'"""Settings."""\n\n{leak}')
+        write(default_project, "research/scratch.py", leak)
+        default_project.run("git", "add", package, "research")
+        hooked = default_project.run("git", "commit", "-m", "Passwords", check=False)
+        # Empty when the hooks let it through: the assertions below say so.
+        default_project.run(
+            "git", "commit", "-q", "--no-verify", "--allow-empty", "-m", "Around the hooks"
+        )
+        checked = default_project.make("check", check=False)
+        gated = hygiene_gate(default_project)
+
+    said = checked.stdout + checked.stderr
+    assert hooked.returncode != 0, "the commit went through with a password in code"
+    assert checked.returncode != 0, "make check passed with a password in code"
+    for leaked in (f"{package}/settings.py:5", "research/scratch.py:3"):
+        assert f"{leaked}: DB_PASSWORD is given a string literal" in said, (
+            f"make check does not name {leaked}:\n{said}"
+        )
+    assert "| No large files, private keys or secrets | FAIL |" in gated.stdout
+
+
+def test_an_allowlisted_secret_needs_a_reason_and_the_report_lists_it(
+    default_project: Project,
+) -> None:
+    package = package_dir(default_project)
+    key = 'KEY_ID = "AKIAIOSFODNN7EXAMPLE"  # pragma: allowlist secret'
+    cloud = f"{package}/cloud.py"
+
+    write(default_project, cloud, f'"""Cloud access."""\n\n{key}\n')
+    default_project.run("git", "add", cloud)
+    unreasoned = default_project.make("hygiene", check=False)
+    write(default_project, cloud, f'"""Cloud access."""\n\n{key} -- AWS\'s documented example\n')
+    default_project.run("git", "add", cloud)
+    reasoned = default_project.make("hygiene", check=False)
+    gated = hygiene_gate(default_project)
+
+    said = unreasoned.stdout + unreasoned.stderr
+    assert unreasoned.returncode != 0, "an allowlist pragma without a reason passed"
+    assert f"{cloud}:3: a secret allowlist pragma needs a reason" in said, said
+    assert reasoned.returncode == 0, reasoned.stdout + reasoned.stderr
+    assert "| No large files, private keys or secrets | pass |" in gated.stdout, gated.stdout
+    listed = f"1 allowlisted secret: {cloud}:3 (AWS's documented example)"
+    assert listed in gated.stdout, f"the report does not list the pragma:\n{gated.stdout}"
+
+
 def test_notebook_outputs_are_stripped_when_committed(default_project: Project) -> None:
     notebook = "research/notebooks/01_explore_churn.ipynb"
     default_project.run("uv", "run", "--frozen", "jupyter", "execute", "--inplace", notebook)

@@ -3,7 +3,7 @@
 data/catalog/<name>.yml says what a source is, who owns it, how refined it is
 (tier) and whether production may use it (status). A project's package loads
 data only through `load`, and only from official sources; the handoff gate fails
-a package module that reads any other way (see rules.py).
+a package module that reads any other way (see rules/reads.py).
 """
 
 from __future__ import annotations

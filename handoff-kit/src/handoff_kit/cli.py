@@ -14,6 +14,8 @@
                                    serve the model over HTTP (its API: the contract's)
     handoff openapi [--check]      write the API's OpenAPI document, or check it is current
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
+    handoff secrets FILE...        fail on string literals given to secrets' names,
+                                   and on allowlist pragmas without a reason
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
@@ -68,6 +70,7 @@ from handoff_kit.registry.records import (
     lock_hash,
     who,
 )
+from handoff_kit.rules.secrets import scan_secrets
 from handoff_kit.scenarios import ScenarioError
 from handoff_kit.training import Trained
 
@@ -345,6 +348,21 @@ def settings_check(settings: config.Settings) -> int:
     return 0 if result.passed else EXIT_UNUSABLE
 
 
+def secrets(settings: config.Settings, files: Sequence[Path]) -> int:
+    """`handoff secrets`: the literal secrets and the unreasoned allowlist pragmas
+    in `files` (make hygiene passes every tracked file), one line each."""
+    findings, _ = scan_secrets(files, settings.root)
+    for finding in findings:
+        print(finding)
+    if findings:
+        say(
+            "Secrets in code (above): read each from the environment or a secret "
+            "store; a fake says so with its allowlist pragma and a reason."
+        )
+        return EXIT_UNUSABLE
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -467,6 +485,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="local[*]",
         help="Spark master when SPARK_REMOTE is unset (default: local[*])",
     )
+    secrets_command = commands.add_parser(
+        "secrets",
+        help="fail on string literals given to names that say secret, and on "
+        "secret allowlist pragmas without a reason",
+    )
+    secrets_command.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="the files to scan (.py and .ipynb are read as code)",
+    )
     return parser
 
 
@@ -493,6 +522,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "standards": lambda: standards(settings, args),
         "settings": lambda: settings_check(settings),
         "promote": lambda: promote(settings, args),
+        "secrets": lambda: secrets(settings, args.files),
         "gate": lambda: gate.run(
             settings,
             [g for g in gate.gates(settings) if g.name in (args.only or GATES)],

@@ -7,9 +7,11 @@ contracts after a reviewed change.
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -37,7 +39,11 @@ from handoff_kit.rules import (
     research_imports,
     scan_package,
 )
+from handoff_kit.rules.secrets import scan_secrets
 from handoff_kit.scenarios import ScenarioError, describe_acceptance
+
+# The environment locks: generated, full of hashes, left out of the secrets scans.
+LOCKS = {"uv.lock", "conda-lock.yml"}
 
 
 def current_contract(settings: Settings) -> Snapshot:
@@ -277,6 +283,44 @@ def research_gate(settings: Settings) -> Result:
     return Result(title, True, "package/ imports no research code")
 
 
+def hygiene_gate(settings: Settings, command: Sequence[str]) -> Result:
+    """`make hygiene` (large files, private keys, secrets: detect-secrets and the
+    kit's scan), and every secret allowlist pragma in the tracked files, with its
+    reason: an allowlisted secret passes, and everyone sees it."""
+    result = report.run_command(
+        "No large files, private keys or secrets", command, cwd=settings.root
+    )
+    try:
+        _, pragmas = scan_secrets(tracked_files(settings.root), settings.root)
+    except ImportError:  # No detect-secrets (make hygiene says so): no list.
+        return result
+    if not pragmas:
+        return result
+    noun = "secret" if len(pragmas) == 1 else "secrets"
+    listed = ", ".join(map(str, pragmas))
+    return replace(
+        result, reason=f"{result.reason}; {len(pragmas)} allowlisted {noun}: {listed}"
+    )
+
+
+def tracked_files(root: Path) -> list[Path]:
+    """The files git tracks under `root` that exist now, the locks left out (as
+    `make hygiene` leaves them out); none outside a git repository."""
+    # The arguments are literals, never user input.
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"],  # noqa: S607
+        cwd=root,
+        capture_output=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        return []
+    names = [name for name in listed.stdout.decode().split("\0") if name]
+    return [
+        root / name for name in names if name not in LOCKS and (root / name).is_file()
+    ]
+
+
 def _waivers(waived: list[Finding]) -> str:
     """The waived reads (`# handoff: allow-read <reason>`), for a gate's reason:
     they do not fail it, and everyone sees them."""
@@ -315,12 +359,13 @@ def gates(settings: Settings) -> list[Gate]:
             "more prerequisites without a recipe: `check: my-check`)",
             command=("handoff", "standards"),
         ),
-        command_gate(
+        Gate(
             "hygiene",
             "No large files, private keys or secrets",
-            (*make, "hygiene"),
-            root,
-            "`git rm --cached` the files listed below",
+            lambda: hygiene_gate(settings, (*make, "hygiene")),
+            "`git rm --cached` the files listed below; read secrets from the "
+            "environment, and give each allowlist pragma its reason",
+            command=(*make, "hygiene"),
         ),
         Gate(
             "settings",
