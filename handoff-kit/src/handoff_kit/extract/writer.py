@@ -244,9 +244,12 @@ def _statements(code: str) -> list[cst.BaseStatement]:
     """The statements of `code`, the comments above the first one kept with it."""
     module = cst.parse_module(code)
     body: list[cst.BaseStatement] = list(module.body)
-    if body and module.header:
-        body[0] = body[0].with_changes(
-            leading_lines=[*module.header, *body[0].leading_lines]
+    first = body[0] if body else None
+    if module.header and isinstance(
+        first, cst.SimpleStatementLine | cst.BaseCompoundStatement
+    ):
+        body[0] = first.with_changes(
+            leading_lines=[*module.header, *first.leading_lines]
         )
     return body
 
