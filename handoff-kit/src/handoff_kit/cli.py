@@ -76,9 +76,9 @@ GATES = [
     "api",
     "catalog",
     "research",
+    "parity",
     "candidate",
     "candidate-acceptance",
-    "parity",
 ]
 
 

@@ -149,17 +149,16 @@ def extract(settings: Settings, given: Path, options: Options) -> Outcome:
         formatter = options.formatter or formatter_of(settings)
         texts = _modules(settings, moving, manifest, record, formatter)
         lines = list(moving.moves)
-        tests = _parity_tests(settings, moving, capture, formatter, lines)
-        texts.update(tests)
+        # Formatted once the modules exist: the import sorter tells the package's
+        # modules from others by the files it finds.
+        tests = _parity_tests(settings, moving, capture, lines)
         trees = _capture_trees(settings, moving, capture)
         if options.replace:
             texts[path] = _replaced(notebook, path, moving, settings.package)
-        updated = _manifest(settings, manifest, moving, texts)
-        texts[manifest_path(settings)] = (
-            json.dumps(updated, indent=2, sort_keys=True) + "\n"
-        )
-        with _all_or_nothing([*texts, *trees]):
-            for target, text in texts.items():
+        inits = _init_files(settings, moving)
+        paths = [*texts, *tests, *trees, *inits, manifest_path(settings)]
+        with _all_or_nothing(paths):
+            for target, text in {**inits, **texts}.items():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text(text)
             for target, source in trees.items():
@@ -167,7 +166,15 @@ def extract(settings: Settings, given: Path, options: Options) -> Outcome:
                     shutil.rmtree(target)
                 if source is not None:
                     shutil.copytree(source, target)
-        _init_files(settings, moving)
+            for target, text in tests.items():
+                texts[target] = _format(text, target, settings, formatter)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(texts[target])
+            updated = _manifest(settings, manifest, moving, texts)
+            texts[manifest_path(settings)] = (
+                json.dumps(updated, indent=2, sort_keys=True) + "\n"
+            )
+            manifest_path(settings).write_text(texts[manifest_path(settings)])
     for definition in moving.definitions:
         lines.append(
             f"{definition.name} ({definition.kind}, cell {definition.cell.number}) -> "
@@ -304,11 +311,9 @@ def _parity_tests(
     settings: Settings,
     moving: Plan,
     capture: Path,
-    formatter: tuple[str, ...],
     lines: list[str],
 ) -> dict[Path, str]:
-    from handoff_kit.extract import writer  # noqa: PLC0415  # libcst loads here.
-
+    """The parity test of each module, unformatted, with its functions' calls."""
     texts: dict[Path, str] = {}
     for module in moving.modules():
         called = []
@@ -336,7 +341,7 @@ def _parity_tests(
             names=", ".join(sorted(called)),
             tests="".join(ONE_TEST.format(name=name) for name in called),
         )
-        texts[path] = writer.formatted(text, path, settings.root, formatter)
+        texts[path] = text
     return texts
 
 
@@ -418,16 +423,25 @@ def _manifest(
     return {"definitions": [*kept, *entries], "files": files}
 
 
-def _init_files(settings: Settings, moving: Plan) -> None:
-    """A module under a new subpackage gets the subpackage's __init__.py."""
+def _init_files(settings: Settings, moving: Plan) -> dict[Path, str]:
+    """A module under a new subpackage needs the subpackage's __init__.py."""
+    inits: dict[Path, str] = {}
     for module in moving.modules():
         parts = module.split(".")[:-1]
         for depth in range(1, len(parts) + 1):
             init = settings.package_dir.joinpath(*parts[:depth], "__init__.py")
             if not init.exists():
-                init.write_text(
-                    f'"""{settings.package}.{".".join(parts[:depth])}."""\n'
-                )
+                inits[init] = f'"""{settings.package}.{".".join(parts[:depth])}."""\n'
+    return inits
+
+
+def _format(
+    text: str, path: Path, settings: Settings, formatter: tuple[str, ...]
+) -> str:
+    from handoff_kit.extract import writer  # noqa: PLC0415  # libcst loads here.
+
+    formatted: str = writer.formatted(text, path, settings.root, formatter)
+    return formatted
 
 
 @contextmanager
@@ -444,7 +458,7 @@ def _all_or_nothing(paths: list[Path]) -> Iterator[None]:
                 shutil.copy2(path, kept)
         try:
             yield
-        except OSError as error:
+        except (OSError, ExtractError) as error:
             for path, copy_of in saved.items():
                 if path.is_dir():
                     shutil.rmtree(path)
@@ -454,6 +468,8 @@ def _all_or_nothing(paths: list[Path]) -> Iterator[None]:
                     shutil.copytree(copy_of, path)
                 elif copy_of is not None:
                     shutil.copy2(copy_of, path)
+            if isinstance(error, ExtractError):
+                raise
             msg = (
                 f"cannot write {error.filename}: {error.strerror}; nothing was changed"
             )
