@@ -233,8 +233,12 @@ def parity_gate(settings: Settings) -> Result:
     if not ran.passed:
         return Result(title, False, ran.reason + warning, ran.details)
     count = len(functions)
-    said = f"{count} extracted function{'' if count == 1 else 's'} reproduce"
-    return Result(title, True, f"{said} their notebook's results{warning}", details)
+    said = (
+        "1 extracted function reproduces its"
+        if count == 1
+        else f"{count} extracted functions reproduce their"
+    )
+    return Result(title, True, f"{said} notebook's results{warning}", details)
 
 
 def _waivers(waived: list[Finding]) -> str:
