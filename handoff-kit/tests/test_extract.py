@@ -329,7 +329,8 @@ def test_replace_turns_the_marked_cells_into_imports_from_a_percent_file(
         "# %%\nimport pandas as pd\n\n"
         "# %%\n# handoff: extract to features.tenure\nimport numpy as np\n\n\n"
         "def band(months):\n    return np.where(months < 12, 'new', 'loyal')\n\n"
-        "# %%\nband(np.array([3, 30]))\n"
+        # The first cell's import is needed: every cell of the notebook runs.
+        "# %%\nband(pd.Series([3, 30]).to_numpy())\n"
     )
     assert (
         cli.main(

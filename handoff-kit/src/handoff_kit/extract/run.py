@@ -84,9 +84,13 @@ def execute(
         "del _HandoffRecorder"
     )
     # The kernel's own notices (no encryption over TCP, ...) are not the user's.
+    # nbclient puts an executed cell back at its index: the kit's own cells run
+    # at one past the notebook's, never in place of one of its cells.
+    cells = list(notebook.cells)
+    notebook.cells.append(new_code_cell(""))  # type: ignore[no-untyped-call]
     with client.setup_kernel(stderr=subprocess.DEVNULL):
         _hidden(client, setup, shown)
-        for index, cell in enumerate(notebook.cells):
+        for index, cell in enumerate(cells):
             if cell.cell_type != "code":
                 continue
             try:
@@ -116,7 +120,7 @@ def _hidden(client: NotebookClient, code: str, shown: str) -> None:
     """Run the kit's own code in the kernel, as a cell the notebook does not have."""
     try:
         cell = new_code_cell(code)  # type: ignore[no-untyped-call]
-        client.execute_cell(cell, 0, store_history=False)
+        client.execute_cell(cell, len(client.nb.cells) - 1, store_history=False)
     except CellExecutionError as error:
         msg = f"{shown}: the kit's recorder failed in the kernel: {error.ename}: {error.evalue}"
         raise ExtractError(msg) from None
