@@ -185,6 +185,24 @@ def test_the_gate_row_passes_then_warns_of_a_changed_marked_cell(
     passed = gate.parity_gate(settings)
     assert passed.passed, passed.details
     assert passed.reason == "4 extracted functions reproduce their notebook's results"
+    module = module_of(root)
+    code = module.read_text()
+    try:
+        module.write_text(
+            code.replace(
+                'out[SHARE] = out["rooms"] / out["rooms"].sum()',
+                'out[SHARE] = (out["rooms"] / out["rooms"].sum()).round(2)',
+            )
+        )
+        failed = gate.parity_gate(settings)
+    finally:
+        module.write_text(code)
+    assert not failed.passed, "a rounding change should fail parity"
+    assert failed.reason == (
+        "rooms_share's output (notebook call 1), column 'share' differs first at "
+        "row 0 (index 0): the notebook had 0.16666666666666666, the package "
+        "returns 0.17 (relative tolerance 1e-09) (details below)"
+    )
     path = root / NOTEBOOK
     kept = path.read_text()
     try:

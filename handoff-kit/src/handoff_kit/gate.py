@@ -7,6 +7,7 @@ contracts after a reviewed change.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -190,6 +191,9 @@ def research_gate(settings: Settings) -> Result:
     return Result(title, True, "package/ imports no research code")
 
 
+_ASSERTION = re.compile(r"^E\s+AssertionError: (.+)$")
+
+
 def parity_gate(settings: Settings) -> Result:
     """The parity tests `make extract` wrote pass: every extracted function still
     does what its notebook did. A marked cell changed since its extraction is a
@@ -231,7 +235,14 @@ def parity_gate(settings: Settings) -> Result:
     )
     ran = report.run_command(title, command, cwd=settings.root)
     if not ran.passed:
-        return Result(title, False, ran.reason + warning, ran.details)
+        # The first mismatch, as the parity test words it: function, column, row.
+        mismatches = [
+            found.group(1)
+            for line in ran.details.splitlines()
+            if (found := _ASSERTION.match(line))
+        ]
+        reason = f"{mismatches[0]} (details below)" if mismatches else ran.reason
+        return Result(title, False, reason + warning, ran.details)
     count = len(functions)
     said = (
         "1 extracted function reproduces its"
