@@ -329,6 +329,15 @@ def test_a_notebook_that_fails_names_the_cell_and_the_error(fresh: Path) -> None
     )
 
 
+def test_a_value_parity_cannot_store_is_named(fresh: Path) -> None:
+    write(fresh, "# handoff: extract to f\ndef g(x):\n    return 1", "g(object())")
+    assert refusal(fresh) == (
+        f"{NOTEBOOK}: `g` was called with a value of type object, which parity cannot "
+        "store without pickle (DataFrames, Series, numpy arrays, scalars and their "
+        "lists, tuples and dicts can be stored): pass those instead"
+    )
+
+
 def test_a_definition_shadowing_one_in_the_module_is_refused(fresh: Path) -> None:
     target = fresh / "package/src/sample_model/helpers.py"
     target.write_text('"""Helpers."""\n\n\ndef g(x: int) -> int:\n    return x\n')
@@ -395,7 +404,7 @@ def test_the_recorder_names_a_value_it_cannot_store(tmp_path: Path) -> None:
     space["f"](1, n=3)
     recorder.finish()
     record = json.loads((tmp_path / "record.json").read_text())
-    assert record["problems"] == ["`f` was called with a object"]
+    assert record["problems"] == ["`f` was called with a value of type object"]
     assert record["functions"]["f"]["params"]["n"] == [{"t": "int"}]
     assert record["functions"]["f"]["returns"] == [{"t": "list", "of": [{"t": "int"}]}]
 

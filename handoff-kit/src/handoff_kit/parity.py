@@ -67,7 +67,7 @@ def save(value: object, folder: Path, stem: str) -> Any:  # noqa: ANN401, PLR091
                 for i, (key, item) in enumerate(value.items())
             ]
         }
-    raise UnstorableError(f"a {_type_name(value)}")
+    raise UnstorableError(f"a value of type {_type_name(value)}")
 
 
 def _parquet(frame: pd.DataFrame, path: Path, stem: str) -> None:
