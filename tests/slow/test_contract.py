@@ -67,6 +67,7 @@ GATES = {
     "API schema matches the contract",
     "Official data only",
     "No research imports in package/",
+    "Notebook parity",
     "Registry candidate",
     "Acceptance on the candidate",
 }

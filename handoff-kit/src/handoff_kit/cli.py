@@ -16,6 +16,9 @@
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
     handoff secrets FILE...        fail on string literals given to secrets' names,
                                    and on allowlist pragmas without a reason
+    handoff extract NOTEBOOK [--force] [--replace]
+                                   move a notebook's marked cells into the package,
+                                   with a parity test of the calls the notebook made
 
 Run it in a project (or below one): [tool.handoff] in its pyproject.toml says
 what the project's own parts are. `predict` reads CSV or Parquet and writes one
@@ -93,6 +96,7 @@ GATES = [
     "api",
     "catalog",
     "research",
+    "parity",
     "candidate",
     "candidate-acceptance",
 ]
@@ -496,7 +500,53 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the files to scan (.py and .ipynb are read as code)",
     )
+    extract_command = commands.add_parser(
+        "extract",
+        help="move a notebook's marked cells ('# handoff: extract to <module>') into "
+        "the package, with a parity test",
+    )
+    extract_command.add_argument(
+        "notebook", type=Path, help="a notebook under research/ (.ipynb or py:percent)"
+    )
+    extract_command.add_argument(
+        "--force",
+        action="store_true",
+        help="overwrite a module or parity test edited since the last extract",
+    )
+    extract_command.add_argument(
+        "--replace",
+        action="store_true",
+        help="then turn the marked cells into imports from the package",
+    )
+    extract_command.add_argument(
+        "--formatter",
+        help="the formatter command, e.g. 'black' or 'ruff format' (default: the "
+        "project's: black when pyproject.toml has [tool.black])",
+    )
     return parser
+
+
+def extract(settings: config.Settings, args: argparse.Namespace) -> int:
+    """`handoff extract`: what moved, what it wrote, and what to run next."""
+    from handoff_kit import extract as extraction  # noqa: PLC0415  # nbclient loads here.
+
+    options = extraction.Options(
+        force=args.force,
+        replace=args.replace,
+        formatter=tuple((args.formatter or "").split()),
+    )
+    try:
+        outcome = extraction.extract(settings, args.notebook, options)
+    except extraction.ExtractError as error:
+        raise UnusableError(one_line(error)) from None
+    for line in outcome.lines:
+        print(line)
+    print("Wrote " + ", ".join(outcome.written) + ".")
+    print(
+        "Next: `make check` runs the parity tests; review the diff, finish the types "
+        "`make typecheck` names, and commit."
+    )
+    return 0
 
 
 def score(settings: config.Settings, args: argparse.Namespace) -> None:
@@ -518,6 +568,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "serve": lambda: serve(settings, args),
         "openapi": lambda: openapi(settings, args.check),
         "score": lambda: score(settings, args),
+        "extract": lambda: extract(settings, args),
         "snapshot": lambda: snapshot(settings),
         "standards": lambda: standards(settings, args),
         "settings": lambda: settings_check(settings),

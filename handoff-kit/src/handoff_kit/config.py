@@ -25,6 +25,8 @@ model is trained, where its records live.
     promotion-tolerance = 0.01                     # how much worse it may get
     card-notes = "package/model_card.md"          # the team's sections of the model card
     id-column = "customer_id"                     # kept in predict's output (default: id, *_id)
+    parity-calls = 3                               # calls `handoff extract` captures per function
+    parity-rtol = 1e-9                             # parity tests' relative tolerance for floats
 
     [tool.handoff.waivers."coverage.report.fail_under"]   # a looser setting, waived
     value = 70                                            # (handoff_kit/loosened.py)
@@ -61,6 +63,8 @@ GOALS = ("maximize", "minimize")
 # The sub-table of waivers for looser settings, which handoff_kit/loosened.py checks.
 WAIVERS = "waivers"
 DEFAULT_TOLERANCE = 0.01
+DEFAULT_PARITY_CALLS = 3
+DEFAULT_PARITY_RTOL = 1e-9
 # A dotted module path, then for objects ":" and an attribute name.
 _MODULE = r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*"
 _OBJECT = re.compile(rf"^{_MODULE}:[A-Za-z_]\w*$")
@@ -118,7 +122,19 @@ KEYS: dict[str, tuple[str, str | None]] = {
         "'customer_id' (empty: columns named id or *_id the contract does not use)",
         "",
     ),
+    "parity-calls": (
+        "how many calls of each moved function `handoff extract` captures for its "
+        "parity test, a whole number >= 1",
+        str(DEFAULT_PARITY_CALLS),
+    ),
+    "parity-rtol": (
+        "the relative tolerance within which the parity tests' floats must match "
+        "the notebook's, a number >= 0",
+        str(DEFAULT_PARITY_RTOL),
+    ),
 }
+# Numbers, checked apart from the strings.
+NUMBER_KEYS = ("promotion-tolerance", "parity-calls", "parity-rtol")
 # Keys whose value may be empty.
 OPTIONAL_KEYS = ("id-column", "promotion-metric")
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
@@ -173,6 +189,8 @@ class Settings:
     promotion_tolerance: float = DEFAULT_TOLERANCE
     card_notes: Path | None = None
     id_column: str = ""
+    parity_calls: int = DEFAULT_PARITY_CALLS
+    parity_rtol: float = DEFAULT_PARITY_RTOL
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -289,12 +307,13 @@ def from_table(
         msg = f"{PYPROJECT} {TABLE} has an unknown key {unknown[0]!r} (keys: {keys})"
         raise ConfigError(msg)
     tolerance = _tolerance(table.get("promotion-tolerance", DEFAULT_TOLERANCE))
+    calls, rtol = _parity(table)
     values: dict[str, str] = {}
     for key, (_, default) in KEYS.items():
         value = table.get(key, default)
         if value is None:
             raise _error(key, "missing")
-        if key == "promotion-tolerance":
+        if key in NUMBER_KEYS:
             continue
         if not isinstance(value, str) or (
             not value.strip() and key not in OPTIONAL_KEYS
@@ -339,20 +358,35 @@ def from_table(
         promotion_tolerance=tolerance,
         card_notes=root / values["card-notes"],
         id_column=values["id-column"].strip(),
+        parity_calls=calls,
+        parity_rtol=rtol,
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )
 
 
+def _parity(table: dict[str, Any]) -> tuple[int, float]:
+    """parity-calls, a whole number >= 1, and parity-rtol, a number >= 0."""
+    rtol = _number("parity-rtol", table.get("parity-rtol", DEFAULT_PARITY_RTOL))
+    calls = _number("parity-calls", table.get("parity-calls", DEFAULT_PARITY_CALLS))
+    if not isinstance(calls, int) or calls < 1:
+        raise _error("parity-calls", f"got {calls!r}")
+    return calls, float(rtol)
+
+
 def _tolerance(value: object) -> float:
-    # A finite TOML number >= 0; bool is an int in Python, and no tolerance.
+    return float(_number("promotion-tolerance", value))
+
+
+def _number(key: str, value: object) -> int | float:
+    # A finite TOML number >= 0; bool is an int in Python, and no number.
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not (math.isfinite(value) and value >= 0)
     ):
-        raise _error("promotion-tolerance", f"got {value!r}")
-    return float(value)
+        raise _error(key, f"got {value!r}")
+    return value
 
 
 def python() -> str:

@@ -7,6 +7,7 @@ contracts after a reviewed change.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,13 @@ from handoff_kit import (
 from handoff_kit.compat import Reference, Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
 from handoff_kit.contracts import unkept_nulls
+from handoff_kit.extract import (
+    PARITY,
+    ExtractError,
+    drift,
+    package_area,
+    read_manifest,
+)
 from handoff_kit.history import HistoryError, committed_snapshots
 from handoff_kit.hollow_steps import hollow_in
 from handoff_kit.registry.records import git_commit
@@ -321,6 +329,67 @@ def tracked_files(root: Path) -> list[Path]:
     ]
 
 
+_ASSERTION = re.compile(r"^E\s+AssertionError: (.+)$")
+
+
+def parity_gate(settings: Settings) -> Result:
+    """The parity tests `make extract` wrote pass: every extracted function still
+    does what its notebook did. A marked cell changed since its extraction is a
+    warning in the reason, not a failure."""
+    title = "Notebook parity"
+    try:
+        drifted = drift(settings)
+        functions = [
+            entry
+            for entry in read_manifest(settings).get("definitions", [])
+            if entry["kind"] == "function"
+        ]
+    except ExtractError as error:
+        return Result(title, False, str(error))
+    warning = ""
+    if drifted:
+        more = f" (and {len(drifted) - 1} more)" if len(drifted) > 1 else ""
+        warning = f"; warning: {drifted[0]}{more}"
+    folder = package_area(settings) / PARITY
+    tests = sorted(folder.glob("test_*.py")) if folder.is_dir() else []
+    details = "\n".join(f"warning: {found}" for found in drifted)
+    if not tests:
+        return Result(
+            title,
+            True,
+            "no function extracted from a notebook yet (`make extract "
+            f"NOTEBOOK=...` moves marked cells){warning}",
+            details,
+        )
+    command = (
+        sys.executable,
+        "-m",
+        "pytest",
+        "--no-cov",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *(str(test.relative_to(settings.root)) for test in tests),
+    )
+    ran = report.run_command(title, command, cwd=settings.root)
+    if not ran.passed:
+        # The first mismatch, as the parity test words it: function, column, row.
+        mismatches = [
+            found.group(1)
+            for line in ran.details.splitlines()
+            if (found := _ASSERTION.match(line))
+        ]
+        reason = f"{mismatches[0]} (details below)" if mismatches else ran.reason
+        return Result(title, False, reason + warning, ran.details)
+    count = len(functions)
+    said = (
+        "1 extracted function reproduces its"
+        if count == 1
+        else f"{count} extracted functions reproduce their"
+    )
+    return Result(title, True, f"{said} notebook's results{warning}", details)
+
+
 def _waivers(waived: list[Finding]) -> str:
     """The waived reads (`# handoff: allow-read <reason>`), for a gate's reason:
     they do not fail it, and everyone sees them."""
@@ -451,6 +520,13 @@ def gates(settings: Settings) -> list[Gate]:
             "No research imports in package/",
             lambda: research_gate(settings),
             "move the research code the package needs into the package",
+        ),
+        Gate(
+            "parity",
+            "Notebook parity",
+            lambda: parity_gate(settings),
+            "fix the package function the parity test names, or `make extract` "
+            "again if the notebook's results are the ones to keep",
         ),
         Gate(
             "candidate",
