@@ -93,6 +93,27 @@ def ci_commands(project: Path, ci: str) -> list[str]:
     return []
 
 
+@pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci") != "none"])
+def test_ci_checks_out_the_whole_history_the_contract_gate_reads(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    """A shallow clone holds one commit: the contract gate could compare no earlier
+    snapshot, and a reset snapshot would pass."""
+    project = rendered[name]
+    if answers(project)["ci"] == "github":
+        jobs = yaml.safe_load((project / ".github/workflows/check.yml").read_text())["jobs"]
+        [checkout] = [
+            s for s in jobs["check"]["steps"] if s.get("uses", "").startswith("actions/checkout@")
+        ]
+        assert checkout.get("with", {}).get("fetch-depth") == 0, (
+            f"the checkout is shallow: {checkout}"
+        )
+    else:
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        depth = {**pipeline.get("variables", {}), **pipeline["check"].get("variables", {})}
+        assert depth.get("GIT_DEPTH") == 0, f"GitLab clones shallow: variables {depth}"
+
+
 @pytest.mark.parametrize("name", CONDA)
 def test_conda_locks_parse_with_conda_locks_own_parser(
     rendered: Mapping[str, Path], name: str
