@@ -395,18 +395,3 @@ def test_notebook_outputs_are_stripped_when_committed(default_project: Project) 
     staged = default_project.run("git", "show", f":{notebook}").stdout
 
     assert '"output_type"' not in staged, "the staged notebook still carries outputs"
-
-
-def test_the_notebook_tools_start_without_jsonschemas_grammar_compiling_checker(
-    default_project: Project,
-) -> None:
-    """nbstripout (the git filter, `make lint`) imports nbformat, which imports
-    jsonschema's format checkers: rfc3987-syntax compiles a grammar there, 1.5 s a
-    notebook. JupyterLab asks for it; the project's pyproject.toml leaves it out."""
-    found = default_project.run(
-        ".venv/bin/python", "-c", "import importlib.util as u; print(u.find_spec('rfc3987_syntax'))"
-    ).stdout.strip()
-
-    assert found == "None", (
-        f"rfc3987-syntax is installed ({found}): every notebook git sees costs 1.5 s"
-    )

@@ -93,7 +93,9 @@ def test_a_kit_change_reaches_the_project_by_make_update_and_changes_its_handoff
     assert " passed" in output, "make update did not run make check"
     assert answers(project.path)["_commit"] == NEW
     changed = project.run("git", "status", "--porcelain").stdout.splitlines()
-    assert sorted(line[3:] for line in changed) == [".copier-answers.yml", str(CLI)], (
+    # The kit's file, its hash in the template-owned manifest, and the version.
+    expected = [".copier-answers.yml", str(CLI), "standards/template-owned.sha256"]
+    assert sorted(line[3:] for line in changed) == sorted(expected), (
         f"the update changed more than the kit and the answers: {changed}"
     )
     assert package_files(project) == kit_update.package, "the update touched package/"
