@@ -57,15 +57,20 @@ dev: ## Install what the tests need: Python tools from uv.lock, npm tools, build
 FAST_TIER = tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	$(UV) run pytest -n 2 -m "not slow" --basetemp "$$tmp/pytest"
 
+# The slow tier on both cores, a test module a worker: a module's tests share their
+# generated projects (each worker sets up the ones its modules need), and the servers
+# they start listen on free ports.
+SLOW_TIER = $(UV) run pytest -m slow -n 2 --dist loadfile
+
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	@$(FAST_TIER)
-	$(UV) run pytest -m slow
+	$(SLOW_TIER)
 
 test-fast: dev ## The fast tier: render every choice and generated names, static validators (under a minute).
 	@$(FAST_TIER)
 
 test-slow: dev ## Run the slow tier only: generated projects' own make setup/check, for real.
-	$(UV) run pytest -m slow
+	$(SLOW_TIER)
 
 # The handoff kit's own configuration (handoff-kit/pyproject.toml) applies in its folder.
 kit: dev ## The handoff kit: its unit tests with a 90% coverage floor, mypy --strict, ruff.
