@@ -307,10 +307,14 @@ def test_make_help_lists_the_handoff_targets(rendered: Mapping[str, Path], name:
         cwd=rendered[name], capture_output=True, text=True, check=True,
     )  # fmt: skip
 
-    listed = {line.split()[0] for line in result.stdout.splitlines() if line.strip()}
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    listed = {line.split()[0] for line in lines}
     assert {"train", "handoff", "promote", "contract-snapshot", "serve", "openapi"} <= listed, (
         result.stdout
     )
+    # Each description starts after its name and two spaces at least, in one column.
+    columns = {len(line) - len(line[2:].split(maxsplit=1)[1]) for line in lines}
+    assert len(columns) == 1, f"`make help` does not align its descriptions:\n{result.stdout}"
 
 
 # --- The handoff kit: machinery in standards/, the project's own code in package/ ----
