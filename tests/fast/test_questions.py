@@ -13,20 +13,20 @@ import yaml
 from tests.conftest import REPO, answers, render
 
 BAD_ANSWERS = [
-    pytest.param({"package_name": "class"}, '"class" is a Python keyword', id="keyword"),
-    pytest.param({"package_name": "1abc"}, '"1abc" is not a lowercase Python identifier', id="digit-first"),
-    pytest.param({"package_name": "my-pkg"}, '"my-pkg" is not a lowercase Python identifier', id="hyphen"),
-    pytest.param({"package_name": "MyPkg"}, '"MyPkg" is not a lowercase Python identifier', id="uppercase"),
-    pytest.param({"package_name": "json"}, '"json" would shadow the "json" module', id="stdlib"),
-    pytest.param({"package_name": "pandas"}, '"pandas" would shadow the "pandas" module', id="dependency"),
-    pytest.param({"author_email": "bob"}, '"bob" is not an email address', id="email-no-at"),
-    pytest.param({"author_email": "bob@example"}, '"bob@example" is not an email address', id="email-no-domain"),
-    pytest.param({"project_name": ""}, "The project name is empty", id="empty-name"),
-    pytest.param({"project_name": "   "}, "The project name is empty", id="blank-name"),
-    pytest.param({"project_name": 'Say "hi"'}, "contains a quote", id="quote-in-name"),
-    pytest.param({"project_slug": "Churn_Model"}, '"Churn_Model" is not a valid slug', id="bad-slug"),
-    pytest.param({"ds_team": "data-science"}, '"data-science" is not a code-owner handle', id="handle-no-at"),
-    pytest.param({"mle_team": "@a/b/c"}, '"@a/b/c" is not a code-owner handle', id="handle-nested"),
+    pytest.param({"package_name": "class"}, 'A package name cannot be a Python keyword', id="keyword"),
+    pytest.param({"package_name": "1abc"}, 'A package name is a lowercase Python identifier', id="digit-first"),
+    pytest.param({"package_name": "my-pkg"}, 'A package name is a lowercase Python identifier', id="hyphen"),
+    pytest.param({"package_name": "MyPkg"}, 'A package name is a lowercase Python identifier', id="uppercase"),
+    pytest.param({"package_name": "json"}, 'A package name must not shadow a module', id="stdlib"),
+    pytest.param({"package_name": "pandas"}, 'A package name must not shadow a module', id="dependency"),
+    pytest.param({"author_email": "bob"}, 'An author email is an address like', id="email-no-at"),
+    pytest.param({"author_email": "bob@example"}, 'An author email is an address like', id="email-no-domain"),
+    pytest.param({"project_name": ""}, "A project name is needed", id="empty-name"),
+    pytest.param({"project_name": "   "}, "A project name is needed", id="blank-name"),
+    pytest.param({"project_name": 'Say "hi"'}, "A project name has no quote", id="quote-in-name"),
+    pytest.param({"project_slug": "Churn_Model"}, 'A slug is lowercase letters', id="bad-slug"),
+    pytest.param({"ds_team": "data-science"}, 'A code owner is a handle', id="handle-no-at"),
+    pytest.param({"mle_team": "@a/b/c"}, 'A code owner is a handle', id="handle-nested"),
     pytest.param({"python_version": "3.10"}, "'3.10' is not in [", id="unsupported-python"),
     pytest.param({"formatter": "yapf"}, "'yapf' is not in [", id="unknown-formatter"),
 ]  # fmt: skip
@@ -48,18 +48,25 @@ def test_a_bad_answer_is_refused_with_a_message_and_nothing_is_written(
 ) -> None:
     dst = tmp_path / "project"
 
-    with pytest.raises(ValueError, match=re.escape(problem)):
+    with pytest.raises(ValueError, match=re.escape(problem)) as refused:
         render(template_dir, dst, **bad)
 
     assert not dst.exists(), f"{dst} was written although {bad} was refused"
+    # A prompt cuts the message at the terminal's width: our validators say the rule
+    # first, before the answer, however long, and before the advice.
+    question = next(iter(bad))
+    config = yaml.load((REPO / "copier.yml").read_text(), Loader=_IncludeAsNone)
+    if "validator" in config[question]:
+        message = str(refused.value).split(": ", 1)[1]
+        assert message.startswith(problem), f"the message does not start with the rule: {message}"
 
 
 @pytest.mark.parametrize(
     ("answer", "problem"),
     [
-        ("package_name=class", '"class" is a Python keyword'),
-        ("author_email=bob", '"bob" is not an email address'),
-        ("project_name=", "The project name is empty"),
+        ("package_name=class", "A package name cannot be a Python keyword"),
+        ("author_email=bob", "An author email is an address like"),
+        ("project_name=", "A project name is needed"),
     ],
 )
 def test_the_command_line_exits_non_zero_on_a_bad_answer(
