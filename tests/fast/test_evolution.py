@@ -184,7 +184,7 @@ def test_make_update_refuses_a_dirty_tree_and_names_the_changes(
 
     # If the guard let the update through, this stand-in for Copier would say so.
     result = run(
-        ["make", "--no-print-directory", "update", "COPIER=echo copier ran"],
+        ["make", "--no-print-directory", "update", "COPIER=echo copier ran", "ENV_READY=true"],
         cwd=project,
         env=env,
         check=False,
@@ -267,8 +267,10 @@ def set_source(project: Path, env: dict[str, str], src: str) -> None:
 def make_update(
     project: Path, env: dict[str, str], copier: Path, target: str = "update"
 ) -> subprocess.CompletedProcess[str]:
-    # RUN= runs the project's scripts with this Python (its environment is not set up).
+    # RUN= runs the project's scripts with this Python (its environment is not set up,
+    # which ENV_READY=true lets pass).
     command = ["make", "--no-print-directory", target, f"COPIER={copier}", "RUN="]
+    command.append("ENV_READY=true")
     return run(command, cwd=project, env=env, check=False)
 
 

@@ -135,6 +135,34 @@ def test_make_setup_without_uv_or_pipx_says_what_to_install_in_one_line(
     ), result.stdout
 
 
+# Tasks that run no tool from the environment (or make it: setup, lock).
+NEED_NO_ENVIRONMENT = {"help", "setup", "lock", "conflicts", "docker", "update-check"}
+
+
+def test_every_task_that_needs_the_environment_says_make_setup_first_before_there_is_one(
+    project: tuple[Path, dict[str, str]],
+) -> None:
+    """A fresh clone, without uv or .venv: each task says what to do in one line, not
+    "uv: command not found" (or, from make check, "run 'make format'")."""
+    path, env = project
+    listed = make(path, env, "help").stdout.split("\n")
+    tasks = [line.split()[0] for line in listed if line.strip()]
+    env["PATH"] = "/usr/bin:/bin"
+
+    said = {task: make(path, env, task, check=False) for task in tasks}
+
+    assert "check" in said and "format" in said, f"make help lists {tasks}"
+    for task, result in said.items():
+        if task in NEED_NO_ENVIRONMENT:
+            continue
+        output = result.stdout + result.stderr
+        assert result.returncode != 0, f"make {task} passed without an environment"
+        assert "No environment here yet: run 'make setup' first." in result.stdout, (
+            f"make {task} does not say to run make setup first:\n{output}"
+        )
+        assert "command not found" not in output, f"make {task}:\n{output}"
+
+
 # --- The lock -------------------------------------------------------------------------
 
 
@@ -176,8 +204,9 @@ def outputs(notebook: dict[str, object]) -> list[object]:
 
 
 def notebook_check(path: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
-    """`make lint`, with this test environment's tools (RUN=): the notebook check."""
-    return make(path, env, "lint", "RUN=", check=False)
+    """`make lint`, with this test environment's tools (RUN=, no environment needed):
+    the notebook check."""
+    return make(path, env, "lint", "RUN=", "ENV_READY=true", check=False)
 
 
 def test_a_commit_keeps_outputs_in_the_working_copy_and_none_in_git(
