@@ -65,10 +65,35 @@ def locked_versions(project: Path) -> dict[str, str]:
     return {package["name"]: package["version"] for package in lock["package"]}
 
 
+def dependents(project: Path) -> dict[str, set[str]]:
+    """Who needs each package in the project's uv.lock, by name."""
+    needed_by: dict[str, set[str]] = {}
+    for package in tomllib.loads((project / "uv.lock").read_text())["package"]:
+        groups = [package.get("dependencies", [])]
+        groups += package.get("optional-dependencies", {}).values()
+        groups += package.get("dev-dependencies", {}).values()
+        for group in groups:
+            for dependency in group:
+                needed_by.setdefault(dependency["name"], set()).add(package["name"])
+    return needed_by
+
+
+def left_out(excluded: set[str], needed_by: dict[str, set[str]]) -> set[str]:
+    """The packages an exclusion takes out: the excluded ones, and those only they need."""
+    out = set(excluded)
+    grew = True
+    while grew:
+        more = {name for name, users in needed_by.items() if users and users <= out} - out
+        out |= more
+        grew = bool(more)
+    return out
+
+
 @dataclass
 class Upgraded:
     project: Project
     before: dict[str, str]  # uv.lock's versions on 0.1.0
+    needed_by: dict[str, set[str]]  # Who needed each package on 0.1.0.
     output: str  # What `make update` printed.
     returncode: int
 
@@ -83,11 +108,12 @@ def upgraded(tmp_path_factory: pytest.TempPathFactory) -> Upgraded:
     edit_as_the_project(project.path)
     project.commit("Our own work")
     before = locked_versions(project.path)
+    needed_by = dependents(project.path)
     # 0.1.0's `make update`: copier update, re-lock (pyproject.toml changed), make check.
     done = project.make(
         "update", f"COPIER={sys.executable} -m copier", "UPDATE_FLAGS=--defaults", check=False
     )
-    return Upgraded(project, before, done.stdout + done.stderr, done.returncode)
+    return Upgraded(project, before, needed_by, done.stdout + done.stderr, done.returncode)
 
 
 def test_the_update_passes_make_check_without_a_conflict(upgraded: Upgraded) -> None:
@@ -118,12 +144,15 @@ def test_the_pins_and_the_date_leave_pyproject_and_the_teams_lines_stay(
 def test_the_lock_keeps_every_version_and_pins_the_tools(upgraded: Upgraded) -> None:
     project = upgraded.project.path
     after = locked_versions(project)
-    # The new version's kit may add packages (its new extras' requirements); every
-    # package locked before keeps its version.
+    # The new version's kit may add packages (its new extras' requirements), and the
+    # packages pyproject.toml now excludes (exclude-dependencies) leave, with those only
+    # they needed; every other package locked before keeps its version.
+    uv = tomllib.loads((project / "pyproject.toml").read_text())["tool"]["uv"]
+    excluded = left_out(set(uv.get("exclude-dependencies", [])), upgraded.needed_by)
     changed = {
         name: (version, after.get(name))
         for name, version in upgraded.before.items()
-        if after.get(name) != version
+        if after.get(name) != version and not (name in excluded and name not in after)
     }
     assert not changed, f"the re-lock changed or dropped versions (before, after): {changed}"
     pins = dev_pins(project)
