@@ -248,3 +248,23 @@ def test_the_team_writes_intended_use_limitations_and_ethics_in_its_notes(
     assert "Not written yet: the team writes it under '## Intended use'" in card
     assert "Decision threshold: none recorded (Trained(threshold=...))." in card
     assert "Not described: the training function can say it" in card
+
+
+def test_a_section_holding_only_the_templates_prompt_is_not_written_yet(
+    settings: config.Settings,
+) -> None:
+    """package/model_card.md as the template generates it: headings and comments."""
+    notes = settings.root / "package/model_card.md"
+    notes.parent.mkdir(parents=True, exist_ok=True)
+    notes.write_text(
+        "# Notes for the model card\n\n## Intended use\n\n<!-- Who uses it, for what. -->\n"
+        "\n## Limitations\n\n<!-- Where it fails. -->\nOne city only.\n"
+    )
+
+    card = model_card(settings, manifest(settings), [])
+
+    assert "Not written yet: the team writes it under '## Intended use'" in card, (
+        "a prompt in a comment was copied into the card as the team's text"
+    )
+    assert "## Limitations\n\nOne city only.\n" in card, "the team's text lost"
+    assert "<!--" not in card, "a comment of the notes reached the card"

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from handoff_kit import config
+from handoff_kit.registry.card import TEAM_SECTIONS, team_notes
 from handoff_kit.scenarios import describe_acceptance
 
 from tests.conftest import (
@@ -170,6 +172,13 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     assert any(f.startswith("research/notebooks/") and f.endswith(".ipynb") for f in files)
     assert f"{package}/py.typed" in files
     assert (project / ".python-version").read_text().strip() == given["python_version"]
+    # The model card's notes, where the card says the team writes its sections: each
+    # heading there, with a prompt the card does not copy as the team's text.
+    notes = config.load(project).card_notes
+    assert notes is not None and notes.is_file(), "the model card's notes file is not generated"
+    headings = re.findall(r"^## (.+)$", notes.read_text(), re.MULTILINE)
+    assert headings == list(TEAM_SECTIONS), f"{notes.name} has the sections {headings}"
+    assert team_notes(notes) == {}, "a prompt in the notes would reach the card as written"
 
 
 @pytest.mark.parametrize("name", NAMES)

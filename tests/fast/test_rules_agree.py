@@ -22,6 +22,9 @@ from tests.conftest import ANSWER_SETS
 NAMES = list(ANSWER_SETS)
 # Hooks whose rule `make check` enforces with another tool: hook id -> that tool.
 SAME_RULE_OTHER_TOOL = {"check-merge-conflict": "git grep"}
+# Hooks that rewrite what the handoff gate, not `make check`, checks: the derived
+# documents (`make derived`), which its API row compares with the code.
+GATE_CHECKS = {"derived-documents"}
 
 
 def hook_tools(project: Path) -> dict[str, str]:
@@ -52,6 +55,8 @@ def test_every_hook_rule_is_enforced_by_make_check(rendered: Mapping[str, Path],
     check_targets = set(check_prerequisites(project))
 
     for hook, tool in hook_tools(project).items():
+        if hook in GATE_CHECKS:
+            continue
         if tool.startswith("make "):
             target = tool.split()[-1]
             assert target in check_targets, f"hook {hook} runs make {target}, not in make check"

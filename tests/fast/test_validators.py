@@ -50,7 +50,7 @@ def test_pre_commit_hooks_are_all_local(rendered: Mapping[str, Path]) -> None:
         formatter = "black" if answers(project)["formatter"] == "black" else "ruff-format"
         # Notebook outputs are nbstripout's git filter's job, not a hook's.
         expected = {formatter, "ruff", "check-merge-conflict",
-                    "unresolved-conflicts", "check-added-large-files",
+                    "unresolved-conflicts", "derived-documents", "check-added-large-files",
                     "detect-private-key", "detect-secrets", "handoff-secrets"}  # fmt: skip
         assert ids == expected, f"{name}: hooks {ids} differ from {expected}"
 

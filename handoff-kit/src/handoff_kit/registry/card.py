@@ -119,15 +119,21 @@ def model_card(
     return "\n".join(lines) + "\n"
 
 
+# An HTML comment in the notes: the template's guidance for a section, not its text.
+COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+
+
 def team_notes(path: Path | None) -> dict[str, str]:
-    """The team's sections of its notes file, by heading ("## Limitations" ...)."""
+    """The team's sections of its notes file, by heading ("## Limitations" ...);
+    a section holding only comments (the template's prompts) is not written yet."""
     if path is None or not path.is_file():
         return {}
     sections: dict[str, str] = {}
     parts = re.split(r"^## +(.+?) *$", path.read_text(), flags=re.MULTILINE)
     for heading, body in zip(parts[1::2], parts[2::2], strict=True):
-        if heading in TEAM_SECTIONS and body.strip():
-            sections[heading] = body.strip()
+        text = COMMENT.sub("", body).strip()
+        if heading in TEAM_SECTIONS and text:
+            sections[heading] = text
     return sections
 
 
