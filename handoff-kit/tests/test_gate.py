@@ -13,6 +13,7 @@ from conftest import add_source, write_pyproject
 from pandera.typing import Series
 
 from handoff_kit import __version__, cli, config, gate
+from handoff_kit import report as report_module
 from handoff_kit.compat import write_snapshot
 from handoff_kit.contracts import Schema
 from handoff_kit.report import Gate, Result, command_gate, markdown, run_command
@@ -59,6 +60,60 @@ def test_a_failing_make_target_is_explained_by_its_tool_not_by_make() -> None:
 
     assert result.reason.endswith("failed: Found 1 error.")
     assert result.details.endswith("make: *** [x] Error 2")
+
+
+def test_a_failed_commands_reason_is_its_finding_not_the_advice_after_it(
+    tmp_path: Path,
+) -> None:
+    """check-added-large-files as `make hygiene` runs it: the file, then the advice."""
+    (tmp_path / "research").mkdir()
+    (tmp_path / "research/customers.csv").write_text("id\n")
+    output = (
+        "research/customers.csv (10240 KB) exceeds 1000 KB.\n"
+        "Large files are in git (above): 'git rm --cached' them; data belongs in data/\n"
+        "(a false positive: 'detect-secrets audit .secrets.baseline').\n"
+        "make: *** [standards/tasks.mk:99: hygiene] Error 1"
+    )
+
+    result = run_command("Hygiene", python(f"print({output!r}); exit(2)"), cwd=tmp_path)
+
+    assert result.reason.endswith(
+        "failed: research/customers.csv (10240 KB) exceeds 1000 KB."
+    ), result.reason
+
+
+def test_a_finding_with_its_line_comes_before_one_without_and_paths_are_relative(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "package").mkdir()
+    (tmp_path / "package/model.py").write_text("x = 1\n")
+    output = (
+        f"would reformat {tmp_path}/package/model.py\n"
+        f"{tmp_path}/package/model.py:3: error: Missing return [return]\n"
+        "Run make format."
+    )
+
+    result = run_command("Types", python(f"print({output!r}); exit(1)"), cwd=tmp_path)
+
+    assert result.reason.endswith(
+        "failed: package/model.py:3: error: Missing return [return]"
+    ), result.reason
+
+
+def test_the_written_report_names_paths_from_the_project_and_no_scratch_folder(
+    tmp_path: Path,
+) -> None:
+    import tempfile
+
+    scratch = Path(tempfile.gettempdir()) / "handoff-standards-x1y2"
+    text = (
+        f"{tmp_path}/research/explore.py uses raw.csv; "
+        f"{scratch}/standards/ruff.toml differs"
+    )
+
+    shown = report_module.project_relative(text, tmp_path)
+
+    assert shown == "research/explore.py uses raw.csv; standards/ruff.toml differs"
 
 
 def test_a_silent_failure_gives_its_exit_status() -> None:

@@ -40,7 +40,13 @@ from handoff_kit.extract import (
 from handoff_kit.history import HistoryError, committed_snapshots
 from handoff_kit.hollow_steps import hollow_in
 from handoff_kit.registry.records import git_commit
-from handoff_kit.report import Gate, Result, command_gate, markdown
+from handoff_kit.report import (
+    Gate,
+    Result,
+    command_gate,
+    markdown,
+    project_relative,
+)
 from handoff_kit.rules import (
     Finding,
     research_debts,
@@ -589,7 +595,9 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
         debts = []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
-    report = markdown(results, debts, about, next_step(selected, results))
+    report = project_relative(
+        markdown(results, debts, about, next_step(selected, results)), settings.root
+    )
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)
     print(report)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ _PYTEST_SUMMARY = re.compile(r"^=+ short test summary info =+$")
 _PYTEST_FAILED = re.compile(r"^(FAILED|ERROR) \S+")
 _PYTEST_WHY = re.compile(r"^(E {3}|\S+\.py:\d+: \w+)")
 _PYTEST_TOTALS = re.compile(r"^=*\s*\d+ (failed|errors?)\b.* in [\d.]+s")
+# A file a tool names, maybe with its line (`package/x.py:12`), relative or absolute.
+_FILE = re.compile(r"(?<![\w/.-])(/?[\w.-]+(?:/[\w.-]+)*\.\w+)(:\d+)?")
 
 
 @dataclass(frozen=True)
@@ -104,8 +107,40 @@ def run_command(
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
     # make's own "*** Error 1" lines repeat the exit status; the tool's say why.
     said = [line for line in lines if not _MAKE_ERROR.match(line)]
-    last = said[-1].strip() if said else f"exit status {done.returncode}"
-    return Result(title, False, f"`{shown}` failed: {last}", what_matters(lines))
+    found = finding(said, cwd or Path.cwd()) or f"exit status {done.returncode}"
+    return Result(title, False, f"`{shown}` failed: {found}", what_matters(lines))
+
+
+def finding(lines: Sequence[str], cwd: Path) -> str:
+    """The line of a failed command's output that says what it found: a failing
+    test's id, else the first line naming a file of the project with its line, else
+    the first naming a file, else the last line (the tools' own advice comes after
+    their findings, so the last line is often advice)."""
+    failed = [line for line in lines if _PYTEST_FAILED.match(line)]
+
+    def names_a_file(line: str, with_line: bool) -> bool:
+        return any(
+            (cwd / match.group(1)).is_file() and (match.group(2) or not with_line)
+            for match in _FILE.finditer(line)
+        )
+
+    chosen = (
+        failed
+        or [line for line in lines if names_a_file(line, with_line=True)]
+        or [line for line in lines if names_a_file(line, with_line=False)]
+        or list(lines[-1:])
+    )
+    return project_relative(chosen[0].strip(), cwd) if chosen else ""
+
+
+def project_relative(text: str, root: Path) -> str:
+    """`text` with the project's absolute paths made relative to its root, and a
+    temporary folder's paths named from inside it (a scratch render of the project
+    holds the same relative paths): a report says the same on every machine."""
+    for prefix in {str(root.resolve()), str(root)}:
+        text = text.replace(prefix + os.sep, "").replace(prefix, ".")
+    scratch = re.escape(tempfile.gettempdir())
+    return re.sub(rf"{scratch}/[^/\s]+/", "", text)
 
 
 def what_matters(lines: Sequence[str]) -> str:
