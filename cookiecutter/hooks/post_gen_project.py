@@ -74,7 +74,24 @@ def main() -> int:
         last = copier.stderr.strip().splitlines()[-1:] or [""]
         refused = last[0].startswith("ValueError: Validation error")
         print(last[0].removeprefix("ValueError: ") if refused else copier.stderr, file=sys.stderr)
+    else:
+        print(next_steps(template, answers))
     return copier.returncode
+
+
+def next_steps(template: Path, answers: dict[str, object]) -> str:
+    """copier.yml's message after copy, rendered as Copier renders it (quiet here, so
+    that its list of written files stays out of cookiecutter's output)."""
+    import jinja2  # cookiecutter's own dependencies, like PyYAML.
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        """copier.yml without following Copier's `!include` tags."""
+
+    Loader.add_constructor("!include", lambda loader, node: None)
+    config = yaml.load((template / "copier.yml").read_text(), Loader=Loader)
+    message = jinja2.Environment().from_string(config["_message_after_copy"])
+    return message.render(**answers, _copier_conf={"dst_path": Path.cwd()}).rstrip()
 
 
 if __name__ == "__main__":

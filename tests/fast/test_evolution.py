@@ -387,3 +387,28 @@ def test_a_rename_migration_moves_the_file_when_the_update_did_not_write_the_new
 
     assert not (tmp_path / "ruff-research.toml").exists()
     assert (tmp_path / "standards" / "research" / "ruff.toml").read_text() == "ours = true\n"
+
+
+# --- The READMEs a newcomer starts from ----------------------------------------------
+
+
+def test_the_template_readme_clones_the_template_before_copying_from_it() -> None:
+    readme = (REPO / "README.md").read_text()
+    commands = "\n".join(re.findall(r"```bash\n(.*?)```", readme, flags=re.DOTALL))
+
+    assert "git clone " in commands, "the README never shows the git clone"
+    assert commands.index("git clone ") < commands.index("copier copy "), (
+        "the README copies from a clone before it shows how to clone"
+    )
+
+
+@pytest.mark.parametrize("name", ["default", "py313"])
+def test_both_readmes_say_uv_downloads_a_missing_python_and_how_to_answer_again(
+    rendered: Mapping[str, Path], name: str
+) -> None:
+    for readme in (REPO / "README.md", rendered[name] / "README.md"):
+        text = " ".join(readme.read_text().split())
+        assert "uv downloads" in text, f"{readme} does not say uv downloads a missing Python"
+        assert "copier update --data python_version=" in text, (
+            f"{readme} does not say how to answer the Python question again"
+        )

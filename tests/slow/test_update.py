@@ -363,19 +363,34 @@ COOKIECUTTER_SETS: dict[str, dict[str, Any]] = {
 }
 
 
+def next_steps(output: str, project: Path) -> list[str]:
+    """The message after copy's lines, from "Next steps:" on, the project's path masked."""
+    lines = output.replace(str(project), "<project>").splitlines()
+    start = next((i for i, line in enumerate(lines) if line.strip() == "Next steps:"), None)
+    return [] if start is None else [line.rstrip() for line in lines[start:] if line.strip()]
+
+
 @pytest.mark.parametrize("name", COOKIECUTTER_SETS)
 def test_cookiecutter_makes_the_same_project_as_copier(
-    tmp_path: Path, cookies: Any, name: str
+    tmp_path: Path, cookies: Any, name: str, capfd: pytest.CaptureFixture[str]
 ) -> None:
     given: Mapping[str, Any] = COOKIECUTTER_SETS[name]
     repo = older_template(tmp_path).resolve()
+    capfd.readouterr()
 
     baked = cookies.bake(extra_context=dict(given), template=str(repo / "cookiecutter"))
+    said_by_cookiecutter = capfd.readouterr()
 
     assert baked.exit_code == 0, f"cookiecutter failed: {baked.exception}"
     copied = tmp_path / "copier" / baked.project_path.name
-    copier.run_copy(str(repo), copied, data={**BASE_ANSWERS, **given}, defaults=True, quiet=True)
+    copier.run_copy(str(repo), copied, data={**BASE_ANSWERS, **given}, defaults=True)
+    said_by_copier = capfd.readouterr()
     assert_same_files(baked.project_path, copied, "from cookiecutter", "from copier")
+    steps = next_steps(said_by_copier.err, copied)
+    assert steps, f"Copier printed no next steps:\n{said_by_copier.err[-2000:]}"
+    assert next_steps(said_by_cookiecutter.out, baked.project_path) == steps, (
+        f"cookiecutter does not end with Copier's next steps:\n{said_by_cookiecutter.out}"
+    )
 
 
 def test_a_cookiecutter_project_updates_with_copier(tmp_path: Path, cookies: Any) -> None:
