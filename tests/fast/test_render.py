@@ -175,7 +175,8 @@ def test_options_decide_which_files_exist(rendered: Mapping[str, Path], name: st
     # The model card's notes, where the card says the team writes its sections: each
     # heading there, with a prompt the card does not copy as the team's text.
     notes = config.load(project).card_notes
-    assert notes is not None and notes.is_file(), "the model card's notes file is not generated"
+    assert notes is not None, "the kit reads no model card notes"
+    assert notes.is_file(), "the model card's notes file is not generated"
     headings = re.findall(r"^## (.+)$", notes.read_text(), re.MULTILINE)
     assert headings == list(TEAM_SECTIONS), f"{notes.name} has the sections {headings}"
     assert team_notes(notes) == {}, "a prompt in the notes would reach the card as written"
