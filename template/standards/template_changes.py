@@ -5,8 +5,10 @@ what does the new version change?
         Exit 1 with one line saying how to fix `_src_path` in .copier-answers.yml when
         the template it names cannot be reached (Copier would end in a traceback).
     copier check-update --output-format json | python standards/template_changes.py news
-        Print the template's CHANGELOG.md entries after the project's version, up to
-        the newest one, as the newest version's CHANGELOG.md has them.
+        Print what the template's CHANGELOG.md gained between the commit the project
+        records (`_commit`) and the one the update takes (the newest version's tag, or
+        the template's HEAD in a clone without tags); when the recorded commit cannot
+        be found, the entries after the project's version, up to the newest one.
 
 Run it in the project's root (`make update` does). Template-owned: `copier update`
 keeps this file current. Standard library, PyYAML and packaging (both in every
@@ -16,6 +18,7 @@ project's environment), and git.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -74,22 +77,6 @@ def check(project: Path) -> None:
         )
 
 
-def changelog_at(url: str, tag: str) -> str:
-    """The template's CHANGELOG.md as the tag `tag` has it."""
-    with tempfile.TemporaryDirectory(prefix="template-changes-") as scratch:
-        repo = Path(scratch)
-        steps = [
-            ("init", "--quiet"),
-            ("fetch", "--quiet", "--depth", "1", url, f"refs/tags/{tag}"),
-            ("show", f"FETCH_HEAD:{CHANGELOG}"),
-        ]
-        for step in steps:
-            done = git(*step, cwd=repo)
-            if done.returncode != 0:
-                raise UpdateError(f"{last_message(done.stderr)}")
-        return done.stdout
-
-
 def tag_of(url: str, version: Version | None) -> str:
     """The template's tag for `version` (Copier reports versions, PEP 440-normalised)."""
     listed = git("ls-remote", "--tags", "--refs", url)
@@ -123,22 +110,71 @@ def entries(changelog: str, after: str, upto: str) -> list[str]:
     ]
 
 
+def changelogs(url: str, old: str, new: str) -> tuple[str | None, str]:
+    """The template's CHANGELOG.md at the commit `old` (None when that commit or its
+    CHANGELOG.md cannot be found) and at `new` (a tag, or HEAD)."""
+    with tempfile.TemporaryDirectory(prefix="template-changes-") as scratch:
+        repo = Path(scratch) / "template"
+        cloned = git("clone", "--quiet", "--no-checkout", url, str(repo))
+        if cloned.returncode != 0:
+            raise UpdateError(last_message(cloned.stderr))
+        newer = git("show", f"{new}:{CHANGELOG}", cwd=repo)
+        if newer.returncode != 0:
+            raise UpdateError(f"{new} has no {CHANGELOG}")
+        # Copier records `git describe` (1.2.0, 1.2.0-3-gabc1234, abc1234): git reads it.
+        older = git("show", f"{old}:{CHANGELOG}", cwd=repo) if old else None
+        found = older.stdout if older is not None and older.returncode == 0 else None
+        return found, newer.stdout
+
+
+def added_notes(old: str, new: str) -> list[str]:
+    """What `new` adds to `old`, by `## ` section: a new section whole, else its
+    heading and the lines added to it."""
+    lines = new.splitlines()
+    matcher = difflib.SequenceMatcher(a=old.splitlines(), b=lines, autojunk=False)
+    added = {
+        index
+        for tag, _, _, start, end in matcher.get_opcodes()
+        if tag in ("insert", "replace")
+        for index in range(start, end)
+    }
+    starts = [i for i, line in enumerate(lines) if line.startswith("## ")]
+    notes = []
+    for start, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+        section = range(start, end)
+        if start in added:
+            notes.append("\n".join(lines[start:end]).strip())
+        elif any(i in added and lines[i].strip() for i in section):
+            kept = [lines[i] for i in section if i in added and lines[i].strip()]
+            notes.append("\n\n".join([lines[start], "\n".join(kept)]))
+    return notes
+
+
 def news(project: Path, update: dict[str, Any]) -> str:
     """What `make update` says before it updates: the CHANGELOG entries it brings."""
     current, latest = update.get("current_version"), update.get("latest_version")
     if not update.get("update_available") or not latest:
         return f"No newer template version than {current}."
-    src = str(read_answers(project)["_src_path"])
+    recorded = read_answers(project)
+    src = str(recorded["_src_path"])
     url = git_url(src, project)
     header = f"Template {current} -> {latest}, from its {CHANGELOG}:"
+    # Copier takes the newest version's tag, or HEAD when the template has no tags.
+    tag = tag_of(url, parse(str(latest)))
+    new = tag if tag_exists(url, tag) else "HEAD"
     try:
-        text = changelog_at(url, tag_of(url, parse(latest)))
+        old, text = changelogs(url, str(recorded.get("_commit") or ""), new)
     except UpdateError as error:
         return f"{header}\n(not readable: {error}; see {CHANGELOG} in {src})"
-    found = entries(text, str(current), str(latest))
+    found = added_notes(old, text) if old is not None else entries(text, str(current), str(latest))
     if not found:
         return f"{header}\n(no entry for the versions after {current})"
     return "\n\n".join([header, *found])
+
+
+def tag_exists(url: str, tag: str) -> bool:
+    listed = git("ls-remote", "--tags", "--refs", url, f"refs/tags/{tag}")
+    return bool(listed.stdout.strip())
 
 
 def main(argv: list[str] | None = None) -> int:

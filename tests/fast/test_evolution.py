@@ -412,3 +412,46 @@ def test_both_readmes_say_uv_downloads_a_missing_python_and_how_to_answer_again(
         assert "copier update --data python_version=" in text, (
             f"{readme} does not say how to answer the Python question again"
         )
+
+
+def test_without_tags_make_update_shows_what_the_changelog_gained_and_no_git_error(
+    committed_project: tuple[Path, dict[str, str]], tmp_path: Path
+) -> None:
+    """A mirror that dropped the release tags: Copier versions the commits (0.0.0.postN),
+    says on every call that it found no tags, and the update takes HEAD."""
+    project, env = committed_project
+    repo = tmp_path / "mirror"
+    repo.mkdir()
+    commits = []
+    for note in ("- The recorded version's note.", "- A note added since."):
+        changelog = repo / "CHANGELOG.md"
+        text = changelog.read_text() if commits else "# Changelog\n\n## Unreleased\n\n"
+        changelog.write_text(f"{text}{note}\n")
+        for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", note]):
+            run(["git", *command], cwd=repo, env=env)
+        commits.append(
+            run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, env=env).stdout.strip()
+        )
+    answers_file = project / ".copier-answers.yml"
+    answers_file.write_text(f"_commit: {commits[0]}\n{answers_file.read_text()}")
+    set_source(project, env, str(repo))
+    update = {
+        "update_available": True,
+        "current_version": f"0.0.0.post1.dev0+{commits[0]}",
+        "latest_version": f"0.0.0.post2.dev0+{commits[1]}",
+    }
+    copier = tmp_path / "copier"
+    copier.write_text(
+        "#!/bin/sh\necho 'No git tags found in template; using HEAD as ref' >&2\n"
+        f"[ \"$1\" = check-update ] && {{ echo '{json.dumps(update)}'; exit 0; }}\n"
+        'echo "copier $1 ran"; exit 1\n'
+    )
+    copier.chmod(0o755)
+
+    result = make_update(project, env, copier)
+
+    said = result.stdout + result.stderr
+    assert "## Unreleased\n\n- A note added since." in result.stdout, said
+    assert "recorded version's note" not in result.stdout, "old news shown as new"
+    assert "fatal:" not in said, f"a raw git error where the news should be:\n{said}"
+    assert "No git tags found" not in said, f"Copier's note on tags is shown:\n{said}"
