@@ -140,8 +140,12 @@ def test_conda_locks_parse_with_conda_locks_own_parser(
         assert by_name["python"].version == f"{given['python_version']}.*", platform
         runtime = {n for n, d in by_name.items() if d.category == "main"}
         assert {"python", "numpy", "pandas", "scikit-learn", "pyarrow"} <= runtime
-        assert ("mlflow" in runtime) == (given["model_registry"] == "mlflow")
         dev = {n: d.version for n, d in by_name.items() if d.category == "dev"}
+        # MLflow's client in the image, the whole MLflow (`mlflow ui`) for development only.
+        mlflow = given["model_registry"] == "mlflow"
+        assert ("mlflow-skinny" in runtime) == mlflow, f"{platform}: runtime {sorted(runtime)}"
+        assert "mlflow" not in runtime, f"{platform}: the whole MLflow goes into the image"
+        assert ("mlflow" in dev) == mlflow, f"{platform}: dev {sorted(dev)}"
         assert not {"jupyterlab", "ipykernel"} & runtime, "research tools in the image"
         # The same tool versions as the dev group gets from the kit's extras, exactly,
         # and no pin the kit does not have.
