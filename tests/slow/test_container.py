@@ -6,11 +6,15 @@ base made with debootstrap from this machine's apt mirror (Python 3.11, what the
 binary. Both go in through the Dockerfile's build arguments, as a platform team's
 mirror would. The debootstrapped root file system is cached under .tools/images/,
 keyed by the Debian suite, so only the first run pays for it (about a minute).
+
+The image is lean: it is weighed against a floor image (the same base with pandas,
+scikit-learn, pandera, FastAPI and uvicorn only) and built twice, for the same digest.
 """
 
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import json
 import os
@@ -28,7 +32,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ANSWER_SETS, REPO, Project, answers, render, run, tool_env
-from tests.slow.servers import free_port
+from tests.slow.servers import free_port, mlflow_server
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +46,13 @@ KIT = "standards/handoff-kit"
 GOLDEN_SAMPLE = "package/tests/acceptance/golden_sample.csv"
 # What `buildah run` itself writes to stderr when the command fails.
 BUILDAH_EXIT = re.compile(r"(subprocess exited with status|Error: exit status) \d+")
+# The floor image's packages (issue 22): what any image serving a scikit-learn model
+# with pandera checks over FastAPI holds; the project's image may weigh 1.6 times it.
+FLOOR_PACKAGES = ("pandas", "scikit-learn", "pandera", "fastapi", "uvicorn")
+FLOOR_RATIO = 1.6
+FLOOR_IMAGE = "localhost/handoff-floor:latest"
+# Where the image carries its bill of materials (the Dockerfile's runtime stage).
+SBOM = "/app/sbom.cdx.json"
 
 
 def apt_mirror() -> tuple[str, str]:
@@ -118,6 +129,14 @@ class Buildah:
     def build(self, context: Path, tag: str, *options: str) -> None:
         self("build", "--network", "host", *options, "--tag", tag, str(context))
 
+    def size(self, tag: str) -> int:
+        """The image's size in bytes: its layers, uncompressed, as the engine stores them."""
+        inspected = json.loads(self("inspect", "--type", "image", tag).stdout)
+        return sum(layer["size"] for layer in json.loads(inspected["Manifest"])["layers"])
+
+    def digest(self, tag: str) -> str:
+        return self("images", "--format", "{{.Digest}}", tag).stdout.strip()
+
 
 def storage_env(root: Path, driver: str) -> dict[str, str]:
     conf = root / "storage.conf"
@@ -170,12 +189,15 @@ def base_images(buildah: Buildah, tmp_path_factory: pytest.TempPathFactory) -> d
 
 @pytest.fixture(scope="module")
 def project(template_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """The `container` answer set, rendered and locked (the image needs only uv.lock)."""
+    """The `container` answer set, rendered, locked (the image needs only uv.lock) and
+    committed: `make docker` takes the commit's time for a reproducible image."""
     root = tmp_path_factory.mktemp("container-project")
     project = Project(
         render(template_dir, root / "project", **ANSWER_SETS["container"]), tool_env(root)
     )
     project.make("lock")
+    project.run("git", "init", "-q")
+    project.commit("Start from the Handoff template")  # No hooks: `make setup` installs them.
     return project
 
 
@@ -187,11 +209,10 @@ class Image:
     build_log: str
 
 
-@pytest.fixture(scope="module")
-def image(buildah: Buildah, base_images: dict[str, str], project: Project) -> Image:
-    """The project's image, built by its own `make docker`."""
-    given = answers(project.path)
-    slug = given["project_slug"]
+def make_docker(
+    buildah: Buildah, base_images: dict[str, str], project: Project, tag: str
+) -> subprocess.CompletedProcess[str]:
+    """The project's own `make docker`, with buildah and the local base images."""
     options = [
         "--network host",
         *(f"--build-arg {name}={value}" for name, value in base_images.items()),
@@ -201,9 +222,55 @@ def image(buildah: Buildah, base_images: dict[str, str], project: Project) -> Im
         {k: buildah.env[k] for k in ("CONTAINERS_STORAGE_CONF", "BUILDAH_ISOLATION")}
     )
     started = time.monotonic()
-    result = project.make("docker", "ENGINE=buildah", f"DOCKER_BUILD_ARGS={' '.join(options)}")
-    print(f"make docker: {time.monotonic() - started:.0f} s")
+    result = project.make(
+        "docker", "ENGINE=buildah", f"IMAGE={tag}", f"DOCKER_BUILD_ARGS={' '.join(options)}"
+    )
+    print(f"make docker ({tag}): {time.monotonic() - started:.0f} s")
+    return result
+
+
+@pytest.fixture(scope="module")
+def image(buildah: Buildah, base_images: dict[str, str], project: Project) -> Image:
+    """The project's image, built by its own `make docker`."""
+    given = answers(project.path)
+    slug = given["project_slug"]
+    result = make_docker(buildah, base_images, project, slug)
     return Image(f"localhost/{slug}:latest", slug, given["package_name"], result.stdout)
+
+
+@pytest.fixture(scope="module")
+def floor_image(
+    buildah: Buildah,
+    base_images: dict[str, str],
+    project: Project,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> str:
+    """The floor: the same base and the same uv with the project's locked versions of
+    FLOOR_PACKAGES alone, installed as the Dockerfile installs (bytecode, a venv
+    copied into a fresh stage); the downloads come from the build's uv cache."""
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    versions = {package["name"]: package["version"] for package in lock["package"]}
+    pins = " ".join(f"{name}=={versions[name]}" for name in FLOOR_PACKAGES)
+    # Their dependencies as of the project's resolution date, as its lock has them.
+    resolved = tomllib.loads((project.path / "uv.toml").read_text())["exclude-newer"]
+    pins += f" --exclude-newer {resolved}"
+    context = tmp_path_factory.mktemp("floor")
+    (context / "Containerfile").write_text(
+        "ARG PYTHON_IMAGE\nARG UV_IMAGE\n"
+        "FROM ${UV_IMAGE} AS uv\n"
+        "FROM ${PYTHON_IMAGE} AS build\n"
+        "COPY --from=uv /uv /usr/local/bin/uv\n"
+        "ENV UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never\n"
+        "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
+        f"    uv venv /app/.venv && uv pip install --python /app/.venv/bin/python {pins}\n"
+        "FROM ${PYTHON_IMAGE}\n"
+        "COPY --from=build /app/.venv /app/.venv\n"
+    )
+    buildah.build(
+        context, FLOOR_IMAGE, "--volume", f"{HOST_CA_BUNDLE}:{HOST_CA_BUNDLE}:ro",
+        *(f"--build-arg={name}={value}" for name, value in base_images.items()),
+    )  # fmt: skip
+    return FLOOR_IMAGE
 
 
 @pytest.fixture(scope="module")
@@ -270,16 +337,23 @@ def test_the_image_runs_the_handoff_command_as_a_non_root_user(
 
 def test_the_image_holds_runtime_dependencies_only(container: Container) -> None:
     package = container.image.package
+    # MLflow's server stack (Flask, gunicorn, graphene, matplotlib, docker) stays out:
+    # the image needs MLflow's client, and SQLAlchemy and alembic for the embedded store.
+    server_stack = "'flask', 'gunicorn', 'graphene', 'docker', 'huey'"
     probe = (
         "import importlib.util, json;"
         f"names = ['handoff_kit', '{package}', 'sklearn', 'pandas', 'pyarrow', 'pytest',"
-        " 'mypy', 'ruff', 'black', 'pre_commit', 'jupyterlab', 'ipykernel', 'matplotlib', 'uv'];"
+        " 'mypy', 'ruff', 'black', 'pre_commit', 'jupyterlab', 'ipykernel', 'matplotlib', 'uv',"
+        f" 'mlflow', 'sqlalchemy', 'alembic', {server_stack}];"
         "found = {n: importlib.util.find_spec(n) for n in names};"
         "print(json.dumps({n: s and s.origin for n, s in found.items()}))"
     )
     present = json.loads(container.run("python", "-c", probe).stdout)
 
-    runtime = {name: present.pop(name) for name in ("sklearn", "pandas", "pyarrow")}
+    runtime = {
+        name: present.pop(name)
+        for name in ("sklearn", "pandas", "pyarrow", "mlflow", "sqlalchemy", "alembic")
+    }
     assert all(runtime.values()), f"runtime dependencies missing: {runtime}"
     # The kit and the package are installed as wheels, not linked to a source tree
     # (the runtime stage has none): their modules are in the environment itself.
@@ -301,7 +375,8 @@ def trained(container: Container) -> str:
 def test_the_image_trains_and_scores_the_golden_sample(container: Container, trained: str) -> None:
     slug = container.image.slug
     assert f"Registered {slug} version 1 as the new candidate" in trained
-    assert (container.work / "models" / slug / "1" / "model.pkl").is_file()
+    # The embedded registry, in the mounted project: MLflow's client wrote it.
+    assert (container.work / "mlflow.db").is_file(), "no embedded registry in the project"
     rows = len(list(csv.DictReader(io.StringIO((container.work / GOLDEN_SAMPLE).read_text()))))
 
     result = container.entrypoint(
@@ -419,3 +494,95 @@ def test_the_build_context_leaves_out_data_models_research_and_secrets(
     assert standards, "standards/handoff-kit is not in the build context"
     assert all(p.startswith(f"{KIT}/") for p in standards), sorted(standards)
     assert (project.path / "standards" / "tasks.mk").is_file()
+
+
+def scored_rows(container: Container, env: dict[str, str] | None = None) -> int:
+    """Train in the image, then predict the golden sample; the rows predicted."""
+    variables = [f"{name}={value}" for name, value in (env or {}).items()]
+    entrypoint = container.config()["Entrypoint"]
+    slug = container.image.slug
+    for command in (
+        ["train"],
+        ["predict", "--model", f"models:/{slug}@candidate", "--input", GOLDEN_SAMPLE],
+    ):
+        result = container.run("env", *variables, *entrypoint, *command)
+    return len(list(csv.DictReader(io.StringIO(result.stdout))))
+
+
+def test_the_image_trains_and_predicts_with_a_tracking_server(
+    container: Container, trained: str, tmp_path: Path
+) -> None:
+    """MLflow's client in the image talks to a team's server (MLFLOW_TRACKING_URI),
+    here `mlflow server` of the template repo's environment on this machine."""
+    rows = len((container.work / GOLDEN_SAMPLE).read_text().splitlines()) - 1
+    mlflow = REPO / ".venv" / "bin" / "mlflow"
+    with mlflow_server(mlflow, f"sqlite:///{tmp_path / 'server.db'}", tmp_path) as url:
+        assert scored_rows(container, env={"MLFLOW_TRACKING_URI": url}) == rows
+    assert (tmp_path / "artifacts").is_dir(), "the model did not go to the server"
+
+
+def test_the_image_trains_and_predicts_with_the_file_registry(
+    container: Container, trained: str, tmp_path: Path
+) -> None:
+    """The same image, in a copy of the project whose registry is models/."""
+    files = tmp_path / container.work.name
+    shutil.copytree(
+        container.work, files, ignore=shutil.ignore_patterns("mlflow.db", "mlartifacts")
+    )
+    pyproject = files / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('registry = "mlflow"', 'registry = "files"'))
+    for directory in [files, *(p for p in files.rglob("*") if p.is_dir())]:
+        directory.chmod(0o777)
+    rows = len((files / GOLDEN_SAMPLE).read_text().splitlines()) - 1
+    copy = Container(container.buildah, container.name, container.image, files)
+
+    assert scored_rows(copy) == rows
+    assert (files / "models" / container.image.slug / "1").is_dir(), "nothing in models/"
+
+
+def test_the_image_weighs_at_most_1_6_times_the_floor(
+    buildah: Buildah, image: Image, floor_image: str
+) -> None:
+    size, floor = buildah.size(image.tag), buildah.size(floor_image)
+    # bench/run.py's image section reads this line.
+    print(f"image size: {size} bytes, floor image size: {floor} bytes ({size / floor:.2f}x)")
+
+    assert size <= FLOOR_RATIO * floor, (
+        f"the image is {size / 1e6:.0f} MB, {size / floor:.2f} times the floor's "
+        f"{floor / 1e6:.0f} MB (at most {FLOOR_RATIO})"
+    )
+
+
+def test_the_image_carries_the_sbom_of_every_package_it_holds(container: Container) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    document = container.run("cat", SBOM).stdout
+    installed = json.loads(container.run("python", "-c", (
+        "import importlib.metadata as m, json;"
+        "print(json.dumps(sorted({d.metadata['Name'] for d in m.distributions()})))"
+    )).stdout)  # fmt: skip
+
+    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(document)
+    assert error is None, f"{SBOM} is not CycloneDX 1.5: {error}"
+    listed = {c["name"] for c in json.loads(document)["components"]}
+    normal = {re.sub(r"[-_.]+", "-", name).lower() for name in installed}
+    # The project itself is the SBOM's subject (metadata.component), not a component.
+    missing = normal - {re.sub(r"[-_.]+", "-", n).lower() for n in listed} - {container.image.slug}
+    assert not missing, f"installed in the image, not in its SBOM: {sorted(missing)}"
+    assert not {"pytest", "mypy", "jupyterlab"} & listed, "dev packages in the SBOM"
+
+
+def test_two_builds_of_one_commit_give_the_same_image_digest(
+    buildah: Buildah, base_images: dict[str, str], project: Project, image: Image
+) -> None:
+    """`make docker` takes the commit's time: files, bytecode, SBOM and image alike."""
+    again = f"{image.slug}-again"
+    make_docker(buildah, base_images, project, again)
+
+    first, second = buildah.digest(image.tag), buildah.digest(f"localhost/{again}:latest")
+    assert first == second, f"two builds of one commit differ: {first} and {second}"
+    config = json.loads(buildah("inspect", "--type", "image", image.tag).stdout)["OCIv1"]
+    committed = int(project.run("git", "log", "-1", "--format=%ct").stdout)
+    created = datetime.datetime.fromisoformat(config["created"].replace("Z", "+00:00"))
+    assert created.timestamp() == committed, "the image is not dated by its commit"

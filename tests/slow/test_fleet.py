@@ -56,7 +56,11 @@ FLEET: dict[str, dict[str, Any]] = {
     "proj": {**ANSWER_SETS["contrast"], "project_name": "proj"},
     "ads": {**ANSWER_SETS["py313"], "project_name": "Ad Click Model"},
     "demand": {**ANSWER_SETS["no-ci"], "project_name": "Demand Forecast 2"},
-    "inventory": {**ANSWER_SETS["container"], "project_name": "Inventory Planner"},
+    "inventory": {
+        **ANSWER_SETS["container"],
+        "model_registry": "files",
+        "project_name": "Inventory Planner",
+    },
     "price": {
         "project_name": "Price Elasticity (EU)",
         "description": "How demand in the EU answers to price changes.",

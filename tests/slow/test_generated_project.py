@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -395,3 +397,47 @@ def test_notebook_outputs_are_stripped_when_committed(default_project: Project) 
     staged = default_project.run("git", "show", f":{notebook}").stdout
 
     assert '"output_type"' not in staged, "the staged notebook still carries outputs"
+
+
+def runtime_packages(lock: dict[str, Any], root: str) -> set[str]:
+    """Every package the lock installs for `root`'s dependencies, without its dependency
+    groups: the root's dependencies, with the extras each names, and theirs, whatever
+    their markers (the lock, and its SBOM, are for every platform)."""
+    by_name: dict[str, list[dict[str, Any]]] = {}
+    for package in lock["package"]:
+        by_name.setdefault(package["name"], []).append(package)
+    found: set[str] = set()
+    pending = [dependency for p in by_name[root] for dependency in p.get("dependencies", [])]
+    while pending:
+        dependency = pending.pop()
+        for package in by_name[dependency["name"]]:
+            extras = package.get("optional-dependencies", {})
+            pending += [d for extra in dependency.get("extra", []) for d in extras.get(extra, [])]
+            if dependency["name"] not in found:
+                pending += package.get("dependencies", [])
+        found.add(dependency["name"])
+    return found
+
+
+def test_make_sbom_lists_every_runtime_package_of_the_lock_as_cyclonedx(
+    default_project: Project,
+) -> None:
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    result = default_project.make("sbom")
+
+    path = default_project.path / "reports" / "sbom.cdx.json"
+    assert "Wrote reports/sbom.cdx.json: CycloneDX 1.5" in result.stdout, result.stdout
+    document = path.read_text()
+    error = JsonStrictValidator(SchemaVersion.V1_5).validate_str(document)
+    assert error is None, f"make sbom wrote no valid CycloneDX 1.5: {error}"
+    listed = {component["name"] for component in json.loads(document)["components"]}
+    lock = tomllib.loads((default_project.path / "uv.lock").read_text())
+    runtime = runtime_packages(lock, answers(default_project.path)["project_slug"])
+    assert {"handoff-kit", "mlflow-skinny", "pandas", "scikit-learn"} <= runtime
+    assert not runtime - listed, (
+        f"runtime packages missing from the SBOM: {sorted(runtime - listed)}"
+    )
+    # Development tools and the whole MLflow are in the lock, not in production.
+    assert not {"pytest", "mypy", "jupyterlab", "mlflow", "flask"} & listed, sorted(listed)
