@@ -29,7 +29,13 @@ import pandas as pd
 
 from handoff_kit.compat import Snapshot, describe_schema
 from handoff_kit.config import Contract, Settings
-from handoff_kit.contracts import ContractViolation, Failure, Schema
+from handoff_kit.contracts import (
+    ContractViolation,
+    Failure,
+    Schema,
+    Validator,
+    validator,
+)
 from handoff_kit.registry.records import COLUMN_TYPES
 
 OPENAPI = "3.1.0"
@@ -509,6 +515,7 @@ class RowReader:
     schema: type[Schema]
     columns: tuple[_Column, ...]
     strict: bool
+    validator: Validator
 
     @classmethod
     def of(cls, schema: type[Schema]) -> RowReader:
@@ -523,7 +530,7 @@ class RowReader:
             )
             for name, column in pandera_schema.columns.items()
         )
-        return cls(schema, columns, pandera_schema.strict is True)
+        return cls(schema, columns, pandera_schema.strict is True, validator(schema))
 
     def frame(self, body: Any) -> pd.DataFrame:  # noqa: ANN401  # JSON values.
         """The rows of `body` as a frame the contract has validated, or RequestError."""
@@ -557,7 +564,7 @@ class RowReader:
             ]
         frame = pd.DataFrame(data, index=pd.RangeIndex(len(body)))
         try:
-            validated = self.schema.validated(frame)
+            validated = self.validator.validated(frame)
         except ContractViolation as violation:
             # Columns already refused above are missing from the frame: said once.
             named = {failure.column for failure in failures}
