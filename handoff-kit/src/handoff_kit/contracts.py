@@ -17,13 +17,16 @@ and the mark no longer matches: a changed frame is validated again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Self, cast
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pandera.config import ValidationDepth, get_config_context
+from pandera.backends.register_checks import register_default_check_backends
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 from pandera.typing import DataFrame
@@ -135,6 +138,11 @@ class Validator:
         self.schema = schema
         self.pandera = schema.to_schema()
         self.fast = _runs_itself(self.pandera)
+        # Each column's checks with their functions bound to their arguments, once.
+        self.columns = [
+            (str(name), column, [_Bound.of(check) for check in column.checks])
+            for name, column in self.pandera.columns.items()
+        ]
 
     def validated(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The frame, validated: at once when it is marked as passing this schema and
@@ -173,17 +181,54 @@ class Validator:
             return False
         if schema.strict and not names <= schema.columns.keys():
             return False  # Extra columns: refused, or filtered out, by pandera.
-        for name, column in schema.columns.items():
+        for name, column, checks in self.columns:
             if name not in names:
                 if column.required:
                     return False
                 continue
-            if not _column_passes(column, frame[name]):
+            if not _column_passes(column, checks, frame[name]):
                 return False
         return all(check(frame).check_passed for check in schema.checks)
 
 
-def _column_passes(column: Any, series: pd.Series) -> bool:  # noqa: ANN401  # pandera's Column.
+@dataclass(frozen=True)
+class _Bound:
+    """A column check and its function with its arguments, as pandera calls it."""
+
+    check: pa.Check
+    function: Callable[[Any], Any]
+
+    @classmethod
+    def of(cls, check: pa.Check) -> _Bound:
+        # pandera binds its built-in checks to pandas when it first checks a Series,
+        # and looks the function up again on each call (Check.__call__): once here.
+        register_default_check_backends(pd.Series)
+        function = check._check_fn  # noqa: SLF001
+        name = getattr(function, "__name__", None)
+        if name is not None and check.is_builtin_check(name):
+            function = check.get_builtin_check_fn(name)
+        return cls(check, partial(function, **check._check_kwargs))  # noqa: SLF001
+
+    def passes(self, series: pd.Series) -> bool:
+        """pandera's verdict on the column (its check backend, without the failure
+        cases it collects even when the check passes)."""
+        check = self.check
+        checked = series.dropna() if check.ignore_na and series.hasnans else series
+        output = (
+            checked.map(self.function) if check.element_wise else self.function(checked)
+        )
+        if isinstance(output, pd.Series):
+            return bool(output.astype(bool).all() if output.empty else output.all())
+        if isinstance(output, bool | np.bool_):
+            return bool(output)
+        return bool(check(series).check_passed)  # What pandera makes of the rest.
+
+
+def _column_passes(
+    column: Any,  # noqa: ANN401  # pandera's Column.
+    checks: list[_Bound],
+    series: pd.Series,
+) -> bool:
     if column.dtype is not None and not column.dtype.check(
         pandas_engine.Engine.dtype(series.dtype)
     ):
@@ -192,16 +237,21 @@ def _column_passes(column: Any, series: pd.Series) -> bool:  # noqa: ANN401  # p
         return False
     if column.unique and series.duplicated().any():
         return False
-    return all(check(series).check_passed for check in column.checks)
+    return all(check.passes(series) for check in checks)
 
 
 def _validates_all() -> bool:
     """pandera's settings ask for every check (else pandera applies its settings)."""
     config = get_config_context()
-    return bool(config.validation_enabled) and config.validation_depth in {
-        None,
-        ValidationDepth.SCHEMA_AND_DATA,
-    }
+    return (
+        bool(config.validation_enabled)
+        and not config.use_narwhals_backend
+        and config.validation_depth
+        in {
+            None,
+            ValidationDepth.SCHEMA_AND_DATA,
+        }
+    )
 
 
 def _runs_itself(schema: pa.DataFrameSchema) -> bool:
