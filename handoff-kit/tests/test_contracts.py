@@ -10,8 +10,7 @@ import pytest
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
-from handoff_kit import ContractViolation, Failure
-from handoff_kit import contracts
+from handoff_kit import ContractViolation, Failure, contracts
 from handoff_kit.contracts import Schema, unkept_nulls
 from sample_model.contracts import Features, Predictions
 
@@ -259,7 +258,7 @@ def test_the_validator_refuses_and_passes_exactly_what_pandera_does(
     try:
         expected: object = list(Features.to_schema().validate(frame, lazy=True).columns)
     except SchemaErrors as errors:
-        expected = contracts._failures(errors.failure_cases)  # noqa: SLF001
+        expected = contracts._failures(errors.failure_cases)
     try:
         got: object = list(contracts.validator(Features).check(frame).columns)
     except ContractViolation as violation:

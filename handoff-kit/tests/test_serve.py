@@ -265,7 +265,9 @@ def test_output_the_model_leaves_unvalidated_is_validated_by_the_server_once(
         def predict(self, features: pd.DataFrame) -> pd.DataFrame:
             return pd.DataFrame({"score": [0.5] * len(features)})
 
-    client = TestClient(serve.create_app(settings, serve.Served(Unchecked(), served.version, None)))
+    client = TestClient(
+        serve.create_app(settings, serve.Served(Unchecked(), served.version, None))
+    )
 
     assert client.post("/predict", json=rows(3)).status_code == 200
     assert validations == {"Features": 1, "Predictions": 1}
@@ -286,7 +288,9 @@ def test_output_changed_after_the_model_validated_it_is_validated_again(
     response = client.post("/predict", json=rows(2))
 
     assert response.status_code == 500, "a changed frame must be checked again"
-    assert "score: less_than_or_equal_to(1) failed in 1 row" in response.json()["detail"]
+    assert (
+        "score: less_than_or_equal_to(1) failed in 1 row" in response.json()["detail"]
+    )
 
 
 def test_the_served_openapi_document_is_the_contracts(

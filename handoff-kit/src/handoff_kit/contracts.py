@@ -25,8 +25,8 @@ from typing import Any, Self, cast
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pandera.config import ValidationDepth, get_config_context
 from pandera.backends.register_checks import register_default_check_backends
+from pandera.config import ValidationDepth, get_config_context
 from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 from pandera.typing import DataFrame
@@ -122,8 +122,8 @@ def _axes(frame: pd.DataFrame) -> tuple[object, object]:
 def _arrays(frame: pd.DataFrame) -> tuple[object, ...]:
     # pandas' block manager holds the frame's arrays; a write under copy-on-write
     # replaces the array it writes to.
-    manager: Any = frame._mgr  # noqa: SLF001  # No public handle on the arrays.
-    return tuple(block.values for block in manager.blocks)
+    manager: Any = frame._mgr  # No public handle on the arrays.
+    return tuple(block.values for block in manager.blocks)  # noqa: PD011  # A block's array, not a frame's.
 
 
 def _same(now: tuple[object, ...], then: tuple[object, ...]) -> bool:
@@ -203,11 +203,11 @@ class _Bound:
         # pandera binds its built-in checks to pandas when it first checks a Series,
         # and looks the function up again on each call (Check.__call__): once here.
         register_default_check_backends(pd.Series)
-        function = check._check_fn  # noqa: SLF001
+        function = check._check_fn
         name = getattr(function, "__name__", None)
         if name is not None and check.is_builtin_check(name):
             function = check.get_builtin_check_fn(name)
-        return cls(check, partial(function, **check._check_kwargs))  # noqa: SLF001
+        return cls(check, partial(function, **check._check_kwargs))
 
     def passes(self, series: pd.Series) -> bool:
         """pandera's verdict on the column (its check backend, without the failure
