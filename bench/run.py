@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,6 +55,14 @@ TARGET_PREDICT_S = 5.0
 TARGET_IMAGE_RATIO = 1.6
 IMAGE_SIZES = re.compile(r"image size: (\d+) bytes, floor image size: (\d+) bytes")
 PREDICT_ROWS = 10
+# Serving against its floor, a bare FastAPI route around the same pipeline
+# (bench/bare_serve.py); `handoff predict` of a few rows against importing its libraries.
+TARGET_SERVE_THROUGHPUT_RATIO = 0.6  # 1-row requests/s, and rows/s at 100 rows
+TARGET_SERVE_P50_EXTRA_MS = 3.0
+TARGET_STARTUP_RATIO = 1.5
+STARTUP_ROWS = 3
+CONCURRENT_CONNECTIONS = 4
+IMPORT_FLOOR = "import pandas, sklearn, pandera.pandas"
 # The answer sets whose package/ size the bench prints: the worked example, and the
 # smallest project (no example, folder registry).
 SIZE_ANSWERS = {
@@ -799,6 +808,140 @@ class Bench:
         self.predict_median = stats.median
         return [Row(f"Serving: `handoff predict` on {PREDICT_ROWS} rows (MLflow, embedded)", stats)]
 
+    # Serving against its floor ------------------------------------------------------
+
+    def serving_floor(self, project: Path, requests: int) -> tuple[str, list[str]]:
+        """`handoff serve` against the floor, a bare FastAPI route around the same
+        fitted pipeline with no contract check (bench/bare_serve.py): one worker each,
+        1-row and 100-row requests on a kept-alive connection, alternating rounds;
+        then `handoff serve` with its default workers (the cores) and the floor under
+        CONCURRENT_CONNECTIONS connections at once. Returns the table and the targets."""
+        model = f"models:/{answer(project, 'project_slug')}@champion"
+        if not has_model(project, self.env, model):
+            run(["make", "train"], project, self.env)
+            run(["make", "promote"], project, self.env)
+        rows = golden_rows(project, 100)
+        venv = project / ".venv" / "bin"
+        handoff = [str(venv / "handoff"), "serve", "--model", model]
+        servers = {
+            "floor (bare route)": [
+                str(venv / "python"),
+                str(REPO / "bench" / "bare_serve.py"),
+                model,
+            ],
+            "handoff serve": [*handoff, "--workers", "1"],
+            "handoff serve (default workers)": handoff,
+        }
+        ports = {name: free_port() for name in servers}
+        latencies: dict[tuple[str, int], list[float]] = {}
+        concurrent: dict[str, float] = {}
+        sequential = list(servers)[:2]
+        with contextlib.ExitStack() as running:
+            for name, command in servers.items():
+                address = ["--host", "127.0.0.1", "--port", str(ports[name])]
+                running.enter_context(
+                    serving([*command, *address], project, self.env, ports[name], "/health")
+                )
+            rounds = 10
+            for size in (1, 100):
+                payload = json.dumps(rows[:size]).encode()
+                for round_ in range(rounds + 1):  # The first round warms up.
+                    for name in sequential:
+                        seconds = post(ports[name], "/predict", payload, max(requests // rounds, 1))
+                        if round_:
+                            latencies.setdefault((name, size), []).extend(seconds)
+            payload = json.dumps(rows[:1]).encode()
+            each = max(requests // CONCURRENT_CONNECTIONS, 1)
+            for name in ("floor (bare route)", "handoff serve (default workers)"):
+                post_concurrently(ports[name], "/predict", payload, CONCURRENT_CONNECTIONS, 5)
+                concurrent[name] = post_concurrently(
+                    ports[name], "/predict", payload, CONCURRENT_CONNECTIONS, each
+                )
+        loads = [Load(name, size, tuple(s)) for (name, size), s in latencies.items()]
+        floor, ours = sequential
+        by = {(load.server, load.rows): load for load in loads}
+        table = serving_table(loads, ours, floor)
+        table += "\n\n" + markdown_table(
+            ["Server", "Connections at once", "Rows per request", "Requests/s"],
+            [
+                [name, str(CONCURRENT_CONNECTIONS), "1", f"{value:,.0f}"]
+                for name, value in concurrent.items()
+            ],
+        )
+        p50 = {name: percentile(by[name, 1].latencies, 0.5) * 1000 for name in sequential}
+        extra = p50[ours] - p50[floor]
+        targets = [
+            ratio_line(
+                "`handoff serve` 1-row requests/s over the floor's",
+                by[ours, 1].per_second / by[floor, 1].per_second,
+                TARGET_SERVE_THROUGHPUT_RATIO,
+                at_least=True,
+            ),
+            f"- `handoff serve` 1-row p50 over the floor's: +{extra:.1f} ms "
+            f"({p50[ours]:.1f} against {p50[floor]:.1f} ms; target <= +"
+            f"{TARGET_SERVE_P50_EXTRA_MS:.0f} ms) — "
+            + ("met" if extra <= TARGET_SERVE_P50_EXTRA_MS else "NOT met"),
+            ratio_line(
+                "`handoff serve` rows/s at 100 rows a request over the floor's",
+                by[ours, 100].per_second / by[floor, 100].per_second,
+                TARGET_SERVE_THROUGHPUT_RATIO,
+                at_least=True,
+            ),
+            f"- `handoff serve` with {CONCURRENT_CONNECTIONS} connections at once and its "
+            f"default workers: {concurrent['handoff serve (default workers)']:,.0f} requests/s "
+            f"(the one-worker floor: {concurrent['floor (bare route)']:,.0f}); reported, no target",
+        ]
+        self.notes.append(
+            f"Serving against the floor: {requests} sequential 1-row and 100-row requests "
+            "per server on a kept-alive connection, 10 alternating rounds after a warm-up; "
+            "one uvicorn worker each. The floor is bench/bare_serve.py: JSON, a DataFrame, "
+            "predict_proba, no contract check."
+        )
+        return table, targets
+
+    # Start-up of predict -------------------------------------------------------------
+
+    def predict_startup(self, project: Path) -> tuple[list[Row], list[str]]:
+        """`handoff predict` of STARTUP_ROWS rows, a fresh process each time, against
+        importing pandas, scikit-learn and pandera in the same environment, alternated."""
+        model = f"models:/{answer(project, 'project_slug')}@candidate"
+        if not has_model(project, self.env, model):
+            run(["make", "train"], project, self.env)
+        rows = project / "startup-rows.csv"
+        golden = (project / "package/tests/acceptance/golden_sample.csv").read_text()
+        rows.write_text("\n".join(golden.splitlines()[: STARTUP_ROWS + 1]) + "\n")
+        venv = project / ".venv" / "bin"
+        contenders = {
+            "predict": lambda: timed(
+                [str(venv / "handoff"), "predict", "--model", model, "--input", str(rows)],
+                project,
+                self.env,
+            ),
+            "imports": lambda: timed([str(venv / "python"), "-c", IMPORT_FLOOR], project, self.env),
+        }
+        samples = alternate(contenders, self.green_runs, self.warmup)
+        stats = {name: Stats.of(values) for name, values in samples.items()}
+        ratio = stats["predict"].median / stats["imports"].median
+        registry_kind = answer(project, "model_registry")
+        result = [
+            Row(f"Start-up: `{IMPORT_FLOOR}` (the yardstick)", stats["imports"]),
+            Row(
+                f"Start-up: `handoff predict` of {STARTUP_ROWS} rows ({registry_kind} registry)",
+                stats["predict"],
+                ratios={"the yardstick": ratio},
+            ),
+        ]
+        targets = [
+            ratio_line(
+                f"`handoff predict` of {STARTUP_ROWS} rows over importing pandas, "
+                f"scikit-learn and pandera ({registry_kind} registry)",
+                ratio,
+                TARGET_STARTUP_RATIO,
+                at_least=False,
+            )
+        ]
+        return result, targets
+
     # Validation throughput ----------------------------------------------------------
 
     def validation(self, project: Path, rows: Sequence[int]) -> tuple[str, str]:
@@ -1040,6 +1183,23 @@ def serving(
                 process.wait(timeout=60)
 
 
+def has_model(project: Path, env: Mapping[str, str], model: str) -> bool:
+    """Whether the project's registry has the model `model` names."""
+    script = (
+        "import sys\n"
+        "from handoff_kit import registry\n"
+        "try:\n"
+        f"    registry.load({model!r})\n"
+        "except registry.RegistryError:\n"
+        "    sys.exit(1)\n"
+    )
+    python = str(project / ".venv" / "bin" / "python")
+    done = subprocess.run(
+        [python, "-c", script], cwd=project, env=dict(env), capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
 def answers_200(port: int, path: str) -> bool:
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
@@ -1064,6 +1224,23 @@ def post(port: int, path: str, body: bytes, count: int) -> tuple[float, ...]:
             raise CommandFailed(f"POST {path} on port {port} answered {response.status}")
     connection.close()
     return tuple(seconds)
+
+
+def post_concurrently(port: int, path: str, body: bytes, connections: int, count: int) -> float:
+    """Requests per second of `connections` clients at once, each posting `body`
+    `count` times on its own kept-alive connection."""
+    with ThreadPoolExecutor(connections) as pool:
+        start = time.perf_counter()
+        done = list(pool.map(lambda _: post(port, path, body, count), range(connections)))
+        seconds = time.perf_counter() - start
+    return sum(len(each) for each in done) / seconds
+
+
+def ratio_line(name: str, value: float, limit: float, at_least: bool) -> str:
+    """A target as a ratio: met when `value` is at least (or at most) `limit`."""
+    met = value >= limit if at_least else value <= limit
+    sign = ">=" if at_least else "<="
+    return f"- {name}: {value:.2f}x (target {sign} {limit:.2f}x) — {'met' if met else 'NOT met'}"
 
 
 def require(tool: str) -> str:
@@ -1183,6 +1360,8 @@ SECTIONS = (
     "predict",
     "validation",
     "serve",
+    "serve-floor",
+    "startup",
     "scoring",
     "image",
 )
@@ -1231,6 +1410,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     rows: list[Row] = []
     validation: list[str] = []
     serve: list[str] = []
+    serve_floor: list[str] = []
     scoring: list[str] = []
     size: list[str] = []
     targets: list[str] = []
@@ -1281,7 +1461,11 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "Time to green, warm cache", bench.green_warm, TARGET_GREEN_WARM_S, " s"
                 )
             )
-        if sections & {"checks", "predict", "validation", "serve", "scoring"} and project is None:
+        if (
+            sections
+            & {"checks", "predict", "validation", "serve", "serve-floor", "startup", "scoring"}
+            and project is None
+        ):
             print("Setting up a project...", file=sys.stderr)
             _, project = bench.green_ours(bench.env, keep=True)
         if "checks" in sections and project is not None:
@@ -1343,6 +1527,24 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "",
             ]
 
+        if "startup" in sections and project is not None:
+            print("Start-up of predict...", file=sys.stderr)
+            startup_rows, startup_targets = bench.predict_startup(project)
+            rows += startup_rows
+            targets += startup_targets
+        if "serve-floor" in sections and project is not None:
+            print("Serving against its floor...", file=sys.stderr)
+            table, floor_targets = bench.serving_floor(project, 20 if args.quick else args.requests)
+            serve_floor = [
+                "## Serving: `handoff serve` against a bare route (the floor)",
+                "",
+                "The same fitted pipeline; both servers up, taking turns.",
+                "",
+                table,
+                "",
+            ]
+            targets += floor_targets
+
     image: list[str] = []
     if "image" in sections:
         print("Image size...", file=sys.stderr)
@@ -1372,6 +1574,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         *scoring,
         *serve,
         *image,
+        *serve_floor,
         "## Targets (reported, not asserted)",
         "",
         *targets,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import runpy
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -233,6 +235,32 @@ def test_predict_writes_one_csv_row_per_input_row_to_stdout(
     assert list(predictions.columns) == ["score"]
     assert len(predictions) == 20
     assert predictions["score"].between(0.0, 1.0).all()
+
+
+def test_predict_from_the_file_registry_runs_without_mlflow(
+    trained: ModelVersion, rows_csv: Path, project: Path
+) -> None:
+    # A fresh process in which MLflow cannot be imported: `import mlflow` (or of
+    # any mlflow.*) raises ImportError.
+    script = (
+        "import sys\n"
+        "sys.modules['mlflow'] = None\n"
+        "from handoff_kit.cli import main\n"
+        f"sys.exit(main(['predict', '--model', {trained.uri!r}, '--input', {str(rows_csv)!r}]))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+
+    done = subprocess.run(  # This interpreter, a script of the test's own.
+        [sys.executable, "-c", script],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, f"predict needed MLflow: {done.stderr}"
+    assert len(pd.read_csv(io.StringIO(done.stdout))) == 20
 
 
 def test_predict_keeps_an_id_column_the_input_had_first_row_by_row(

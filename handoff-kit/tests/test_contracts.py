@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import pandera.pandas as pa
 import pytest
-from pandera.errors import SchemaError
+from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
-from handoff_kit import ContractViolation, Failure
+from handoff_kit import ContractViolation, Failure, contracts
 from handoff_kit.contracts import Schema, unkept_nulls
 from sample_model.contracts import Features, Predictions
 
@@ -145,3 +147,121 @@ def test_a_column_that_refuses_nulls_is_never_flagged() -> None:
         flag: Series[bool]
 
     assert unkept_nulls(Strict) == []
+
+
+# --- Validated once: the validator and its mark -----------------------------------
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The validations that run, by schema name (a double around Validator.check)."""
+    ran: list[str] = []
+    check = contracts.Validator.check
+
+    def counted(self: contracts.Validator, frame: pd.DataFrame) -> pd.DataFrame:
+        ran.append(self.schema.__name__)
+        return check(self, frame)
+
+    monkeypatch.setattr(contracts.Validator, "check", counted)
+    return ran
+
+
+def test_a_validated_frame_is_not_validated_again_against_its_schema(
+    checks: list[str],
+) -> None:
+    valid = Features.validated(rows())
+
+    again = Features.validated(valid)
+
+    assert again is valid
+    assert checks == ["Features"], "the second validation should recognise the frame"
+    assert valid.pandera.schema is not None, "marked as pandera marks what it validated"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda frame: frame.loc.__setitem__((0, "rooms"), -1),
+        lambda frame: frame.iloc.__setitem__((1, 0), -2),
+        lambda frame: frame.__setitem__("rooms", [-1, -1, -1]),
+        lambda frame: frame.__delitem__("kind"),
+        lambda frame: setattr(frame, "columns", ["rooms", "type"]),
+        lambda frame: frame.__setitem__("kind", ["flat", None, "castle"]),
+    ],
+    ids=["loc", "iloc", "column", "drop", "rename", "nulls"],
+)
+def test_a_frame_changed_after_validation_is_validated_again(
+    change: Callable[[pd.DataFrame], object],
+) -> None:
+    valid = Features.validated(rows())
+
+    change(valid)
+
+    with pytest.raises(ContractViolation):
+        Features.validated(valid)
+
+
+def test_a_frame_validated_against_another_schema_or_copied_is_validated(
+    checks: list[str],
+) -> None:
+    valid = Features.validated(rows())
+
+    Features.validated(valid.copy())
+    Features.validated(valid[["rooms", "kind"]])
+    with pytest.raises(ContractViolation):
+        Predictions.validated(valid)
+
+    assert checks == ["Features"] * 3 + ["Predictions"]
+
+
+def test_the_input_frame_is_left_as_it_was() -> None:
+    given = rows()
+    valid = Features.validated(given)
+
+    valid.loc[0, "rooms"] = 9
+
+    assert given.loc[0, "rooms"] == 1, "the validated frame is not the caller's frame"
+
+
+class Coerced(Schema):
+    rooms: Series[int] = pa.Field(ge=0)
+
+    class Config:
+        coerce = True
+        strict = "filter"
+
+
+def test_schemas_that_change_the_frame_are_validated_by_pandera_itself() -> None:
+    assert not contracts.validator(Coerced).fast
+    assert contracts.validator(Features).fast
+
+    valid = Coerced.validated(pd.DataFrame({"rooms": ["1", "2"], "other": [0, 0]}))
+
+    assert list(valid.columns) == ["rooms"]
+    assert valid["rooms"].dtype == "int64"
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        rows(rooms=[1, -1, 3]),
+        rows(rooms=[1.5, 2.0, 3.0]),
+        rows(kind=["flat", None, "boat"]),
+        pd.DataFrame({"kind": ["flat"]}),
+        rows(extra=[1, 2, 3]),
+    ],
+    ids=["check", "dtype", "nulls", "missing", "extra"],
+)
+def test_the_validator_refuses_and_passes_exactly_what_pandera_does(
+    frame: pd.DataFrame,
+) -> None:
+    try:
+        expected: object = list(Features.to_schema().validate(frame, lazy=True).columns)
+    except SchemaErrors as errors:
+        expected = contracts._failures(errors.failure_cases)
+    try:
+        got: object = list(contracts.validator(Features).check(frame).columns)
+    except ContractViolation as violation:
+        got = violation.failures
+
+    assert got == expected

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from contextlib import redirect_stderr
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -234,6 +235,22 @@ def test_registering_and_loading_leave_the_environment_as_it_was(
         "the next registry would be a server"
     )
     assert (store.settings.root / "mlartifacts").is_dir(), "artifacts beside mlflow.db"
+
+
+def test_a_model_loads_without_mlflows_environment_checks(
+    store: MlflowRegistry, candidate: ModelVersion, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def checked(*args: object, **kwargs: object) -> None:
+        msg = "mlflow.pyfunc.load_model checks the environment against the model's"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(mlflow.pyfunc, "load_model", checked)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # No dependency or version warning either.
+        model = store.load(candidate)
+
+    pd.testing.assert_frame_equal(model.predict(EXAMPLE), fitted().predict(EXAMPLE))
 
 
 def test_a_server_named_in_the_environment_stays_named(

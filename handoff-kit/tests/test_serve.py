@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from conftest import MODEL_NAME, houses
 from fastapi.testclient import TestClient
 
 import handoff_kit
-from handoff_kit import __version__, api, config, registry, serve
+from handoff_kit import __version__, api, config, contracts, registry, serve
 from handoff_kit.cli import main
 from handoff_kit.registry import CANDIDATE, CHAMPION
 
@@ -228,6 +229,70 @@ def test_a_failing_model_or_broken_output_is_a_500_with_one_line_and_a_log_line(
     assert line == f"{MODEL_NAME} version 1 (candidate): {reason}"
 
 
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """A test double around the validator: the checks it runs, by schema."""
+    ran: Counter[str] = Counter()
+    check = contracts.Validator.check
+
+    def counted(self: contracts.Validator, frame: pd.DataFrame) -> pd.DataFrame:
+        ran[self.schema.__name__] += 1
+        return check(self, frame)
+
+    monkeypatch.setattr(contracts.Validator, "check", counted)
+    return ran
+
+
+@pytest.mark.parametrize("size", [1, 100])
+def test_each_request_is_validated_once_on_input_and_once_on_output(
+    client: TestClient, validations: Counter[str], size: int
+) -> None:
+    # The sample model validates its input and output itself, as the template's does.
+    response = client.post("/predict", json=rows(size))
+
+    assert response.status_code == 200
+    assert validations == {"Features": 1, "Predictions": 1}, (
+        f"each schema's checks should run once a request, not {dict(validations)}: the "
+        "model's own validation of the server's frame, or the server's of the "
+        "model's, is a second run"
+    )
+
+
+def test_output_the_model_leaves_unvalidated_is_validated_by_the_server_once(
+    settings: config.Settings, served: serve.Served, validations: Counter[str]
+) -> None:
+    class Unchecked:
+        def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+            return pd.DataFrame({"score": [0.5] * len(features)})
+
+    client = TestClient(
+        serve.create_app(settings, serve.Served(Unchecked(), served.version, None))
+    )
+
+    assert client.post("/predict", json=rows(3)).status_code == 200
+    assert validations == {"Features": 1, "Predictions": 1}
+
+
+def test_output_changed_after_the_model_validated_it_is_validated_again(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    class ChangesItsOutput:
+        def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+            scored = served.model.predict(features)
+            scored.loc[scored.index[0], "score"] = 7.0  # After its own validation.
+            return scored
+
+    model = serve.Served(ChangesItsOutput(), served.version, None)
+    client = TestClient(serve.create_app(settings, model))
+
+    response = client.post("/predict", json=rows(2))
+
+    assert response.status_code == 500, "a changed frame must be checked again"
+    assert (
+        "score: less_than_or_equal_to(1) failed in 1 row" in response.json()["detail"]
+    )
+
+
 def test_the_served_openapi_document_is_the_contracts(
     client: TestClient, settings: config.Settings
 ) -> None:
@@ -262,7 +327,7 @@ def test_serve_loads_the_champion_by_default_and_runs_uvicorn_on_the_address(
         "uvicorn.run", lambda app, **options: started.update(app=app, **options)
     )
 
-    assert main(["serve", "--port", "8123"]) == 0
+    assert main(["serve", "--port", "8123", "--workers", "1"]) == 0
 
     assert started["host"] == "127.0.0.1"
     assert started["port"] == 8123
@@ -275,6 +340,34 @@ def test_serve_loads_the_champion_by_default_and_runs_uvicorn_on_the_address(
         f"Serving {MODEL_NAME} version 1 (candidate, champion) under contract 1.0.0 "
         "on http://127.0.0.1:8123"
     ) in err
+
+
+def test_serve_starts_a_worker_per_core_by_default_each_loading_the_model(
+    served: serve.Served,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serve, "cores", lambda: 3)
+    monkeypatch.delenv(serve.MODEL_VARIABLE, raising=False)
+    monkeypatch.delenv(serve.MAX_BODY_VARIABLE, raising=False)
+    started: dict[str, Any] = {}
+    monkeypatch.setattr(
+        "uvicorn.run", lambda app, **options: started.update(app=app, **options)
+    )
+    uri = f"models:/{MODEL_NAME}/1"
+
+    assert main(["serve", "--model", uri, "--max-body", "500"]) == 0
+
+    assert started["workers"] == 3, "one worker per core unless --workers says"
+    assert started["factory"] is True
+    assert started["app"] == "handoff_kit.serve:from_environment", (
+        "each worker process builds its own app"
+    )
+    worker = TestClient(serve.from_environment())
+    assert worker.get("/ready").json()["version"] == "1", (
+        "a worker serves the model the command named"
+    )
+    too_large = worker.post("/predict", content=b"[" + b" " * 600 + b"]")
+    assert too_large.status_code == 413, "a worker keeps the command's body limit"
 
 
 def test_serve_by_version_has_no_alias(

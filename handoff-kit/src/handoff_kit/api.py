@@ -29,7 +29,13 @@ import pandas as pd
 
 from handoff_kit.compat import Snapshot, describe_schema
 from handoff_kit.config import Contract, Settings
-from handoff_kit.contracts import ContractViolation, Failure, Schema
+from handoff_kit.contracts import (
+    ContractViolation,
+    Failure,
+    Schema,
+    Validator,
+    validator,
+)
 from handoff_kit.registry.records import COLUMN_TYPES
 
 OPENAPI = "3.1.0"
@@ -509,6 +515,7 @@ class RowReader:
     schema: type[Schema]
     columns: tuple[_Column, ...]
     strict: bool
+    validator: Validator
 
     @classmethod
     def of(cls, schema: type[Schema]) -> RowReader:
@@ -523,7 +530,7 @@ class RowReader:
             )
             for name, column in pandera_schema.columns.items()
         )
-        return cls(schema, columns, pandera_schema.strict is True)
+        return cls(schema, columns, pandera_schema.strict is True, validator(schema))
 
     def frame(self, body: Any) -> pd.DataFrame:  # noqa: ANN401  # JSON values.
         """The rows of `body` as a frame the contract has validated, or RequestError."""
@@ -557,7 +564,7 @@ class RowReader:
             ]
         frame = pd.DataFrame(data, index=pd.RangeIndex(len(body)))
         try:
-            validated = self.schema.validated(frame)
+            validated = self.validator.validated(frame)
         except ContractViolation as violation:
             # Columns already refused above are missing from the frame: said once.
             named = {failure.column for failure in failures}
@@ -641,16 +648,33 @@ def failure_json(failure: Failure) -> dict[str, Any]:
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """A frame's rows as JSON values: nulls as None, times in ISO 8601."""
-    rows: list[dict[str, Any]] = (
-        frame.astype(object).where(frame.notna(), None).to_dict(orient="records")  # type: ignore[assignment]
-    )
-    for row in rows:
-        for key, value in row.items():
-            if isinstance(value, pd.Timestamp):
-                row[key] = value.isoformat()
-            elif isinstance(value, float) and not math.isfinite(value):
-                row[key] = None
-    return rows
+    names = [str(name) for name in frame.columns]
+    columns = [_json_values(frame.iloc[:, place]) for place in range(len(names))]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _json_values(series: pd.Series) -> list[Any]:
+    """A column's values as JSON values, column at once where NumPy holds them."""
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "biuf":
+        values: list[Any] = series.tolist()
+        if dtype.kind == "f" and not np.isfinite(series.to_numpy()).all():
+            values = [value if math.isfinite(value) else None for value in values]
+        return values
+    return [
+        _json_value(value)
+        for value in series.astype(object).where(series.notna(), None).tolist()
+    ]
+
+
+def _json_value(value: Any) -> Any:  # noqa: ANN401  # JSON values.
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 def dumps_rows(rows: list[dict[str, Any]]) -> bytes:

@@ -10,7 +10,7 @@
     handoff promote [--allow-dirty] [--allow-major]
                                    make the candidate the champion, if it passes
     handoff predict --model models:/<name>@champion --input rows.csv [--output FILE]
-    handoff serve [--model URI] [--host 127.0.0.1] [--port 8000]
+    handoff serve [--model URI] [--host 127.0.0.1] [--port 8000] [--workers N]
                                    serve the model over HTTP (its API: the contract's)
     handoff openapi [--check]      write the API's OpenAPI document, or check it is current
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
@@ -271,7 +271,14 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> None:
         f"http://{args.host}:{args.port} (POST {api.PREDICT}, GET {api.READY}; "
         "the API at /openapi.json). Stop with Ctrl-C or SIGTERM."
     )
-    server.run(app, args.host, args.port)
+    server.run(
+        app,
+        args.host,
+        args.port,
+        workers=args.workers or server.cores(),
+        uri=uri,
+        max_body=args.max_body,
+    )
 
 
 def openapi(settings: config.Settings, check: bool) -> int:
@@ -458,6 +465,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=api.DEFAULT_MAX_BODY,
         metavar="BYTES",
         help="refuse larger request bodies with 413 (default: %(default)s)",
+    )
+    serve_command.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes serving requests, each with the model (default: the cores)",
     )
     openapi_command = commands.add_parser(
         "openapi", help="write the model API's OpenAPI document (api/openapi.json)"

@@ -3,16 +3,31 @@
 A project's schemas subclass `Schema` (a pandera DataFrameModel) and validate
 with `Schema.validated(frame)`, which raises `ContractViolation` listing every
 failing column and check.
+
+Each schema validates through one `Validator`, built from it once (`validator`).
+It runs the schema's own pandera checks column by column, and pandera's whole
+validation only when one fails (for its report of every failure) or when the
+schema asks for what it does not run itself (coercion, parsers, defaults, an
+index, regex columns). The frame it returns is marked as validated against the
+schema: validating it again against the same schema costs nothing, so a model
+may validate what a server already has. Under pandas' copy-on-write, any change
+to a marked frame (a value, a column, its index) gives it new arrays or axes,
+and the mark no longer matches: a changed frame is validated again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Self
+from functools import partial
+from typing import Any, Self, cast
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.backends.register_checks import register_default_check_backends
+from pandera.config import ValidationDepth, get_config_context
+from pandera.engines import pandas_engine
 from pandera.errors import SchemaErrors
 from pandera.typing import DataFrame
 
@@ -65,11 +80,223 @@ class Schema(pa.DataFrameModel):
 
         Validation is lazy, so one error lists every failing column and check.
         """
+        return cast("DataFrame[Self]", validator(cls).validated(frame))
+
+
+# pandas 3 always copies on write; pandas 2 only when asked to.
+_COPY_ON_WRITE = int(pd.__version__.split(".")[0]) >= 3 or bool(  # noqa: PLR2004
+    pd.get_option("mode.copy_on_write") is True
+)
+# Where a validated frame keeps its mark (an attribute of that frame object only:
+# frames derived from it, even copies, are not marked).
+_MARK = "_handoff_validated"
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """What a frame was when it passed: its axes and arrays (kept alive, so no new
+    array can take one's identity), and a view of it, so that pandas copies an
+    array before writing to it rather than changing it in place."""
+
+    schema: type[pa.DataFrameModel]
+    axes: tuple[object, object]
+    arrays: tuple[object, ...]
+    witness: pd.DataFrame
+
+    @classmethod
+    def of(cls, schema: type[pa.DataFrameModel], frame: pd.DataFrame) -> _Mark:
+        return cls(schema, _axes(frame), _arrays(frame), frame.copy(deep=False))
+
+    def matches(self, schema: type[pa.DataFrameModel], frame: pd.DataFrame) -> bool:
+        return (
+            schema is self.schema
+            and all(a is b for a, b in zip(_axes(frame), self.axes, strict=True))
+            and _same(_arrays(frame), self.arrays)
+        )
+
+
+def _axes(frame: pd.DataFrame) -> tuple[object, object]:
+    return frame.index, frame.columns
+
+
+def _arrays(frame: pd.DataFrame) -> tuple[object, ...]:
+    # pandas' block manager holds the frame's arrays; a write under copy-on-write
+    # replaces the array it writes to.
+    manager: Any = frame._mgr  # No public handle on the arrays.
+    return tuple(block.values for block in manager.blocks)  # noqa: PD011  # A block's array, not a frame's.
+
+
+def _same(now: tuple[object, ...], then: tuple[object, ...]) -> bool:
+    return len(now) == len(then) and all(a is b for a, b in zip(now, then, strict=True))
+
+
+class Validator:
+    """A schema's validation, built once: `validated(frame)` returns the frame checked
+    against the schema, or raises ContractViolation naming every failure."""
+
+    def __init__(self, schema: type[pa.DataFrameModel]) -> None:
+        self.schema = schema
+        self.pandera = schema.to_schema()
+        self.fast = _runs_itself(self.pandera)
+        # Each column's checks with their functions bound to their arguments, once.
+        self.columns = [
+            (str(name), column, [_Bound.of(check) for check in column.checks])
+            for name, column in self.pandera.columns.items()
+        ]
+
+    def validated(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The frame, validated: at once when it is marked as passing this schema and
+        unchanged since; otherwise checked (`check`) and marked."""
+        mark = frame.__dict__.get(_MARK) if isinstance(frame, pd.DataFrame) else None
+        if isinstance(mark, _Mark) and mark.matches(self.schema, frame):
+            return frame
+        checked = self.check(frame)
+        if _COPY_ON_WRITE and isinstance(checked, pd.DataFrame):
+            object.__setattr__(checked, _MARK, _Mark.of(self.schema, checked))
+        return checked
+
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """One validation of `frame` against every check of the schema."""
+        if (
+            self.fast
+            and isinstance(frame, pd.DataFrame)
+            and _validates_all()
+            and self._passes(frame)
+        ):
+            passed = frame.copy(deep=not _COPY_ON_WRITE)
+            return cast("pd.DataFrame", passed.pandera.add_schema(self.pandera))
         try:
-            return cls.validate(frame, lazy=True)
+            return cast("pd.DataFrame", self.schema.validate(frame, lazy=True))
         except SchemaErrors as errors:
             failures = _failures(errors.failure_cases)
-            raise ContractViolation(cls.__name__, failures) from None
+            raise ContractViolation(self.schema.__name__, failures) from None
+
+    def _passes(self, frame: pd.DataFrame) -> bool:
+        """Whether every check passes; False sends the frame to pandera for its report."""
+        schema = self.pandera
+        names = set(frame.columns)
+        if len(names) != len(frame.columns) or not all(
+            isinstance(name, str) for name in names
+        ):
+            return False
+        if schema.strict and not names <= schema.columns.keys():
+            return False  # Extra columns: refused, or filtered out, by pandera.
+        for name, column, checks in self.columns:
+            if name not in names:
+                if column.required:
+                    return False
+                continue
+            if not _column_passes(column, checks, frame[name]):
+                return False
+        return all(check(frame).check_passed for check in schema.checks)
+
+
+@dataclass(frozen=True)
+class _Bound:
+    """A column check and its function with its arguments, as pandera calls it."""
+
+    check: pa.Check
+    function: Callable[[Any], Any]
+
+    @classmethod
+    def of(cls, check: pa.Check) -> _Bound:
+        # pandera binds its built-in checks to pandas when it first checks a Series,
+        # and looks the function up again on each call (Check.__call__): once here.
+        register_default_check_backends(pd.Series)
+        function = check._check_fn
+        name = getattr(function, "__name__", None)
+        if name is not None and check.is_builtin_check(name):
+            function = check.get_builtin_check_fn(name)
+        return cls(check, partial(function, **check._check_kwargs))
+
+    def passes(self, series: pd.Series) -> bool:
+        """pandera's verdict on the column (its check backend, without the failure
+        cases it collects even when the check passes)."""
+        check = self.check
+        checked = series.dropna() if check.ignore_na and series.hasnans else series
+        output = (
+            checked.map(self.function) if check.element_wise else self.function(checked)
+        )
+        if isinstance(output, pd.Series):
+            return bool(output.astype(bool).all() if output.empty else output.all())
+        if isinstance(output, bool | np.bool_):
+            return bool(output)
+        return bool(check(series).check_passed)  # What pandera makes of the rest.
+
+
+def _column_passes(
+    column: Any,  # noqa: ANN401  # pandera's Column.
+    checks: list[_Bound],
+    series: pd.Series,
+) -> bool:
+    if column.dtype is not None and not column.dtype.check(
+        pandas_engine.Engine.dtype(series.dtype)
+    ):
+        return False
+    if not column.nullable and series.isna().any():
+        return False
+    if column.unique and series.duplicated().any():
+        return False
+    return all(check.passes(series) for check in checks)
+
+
+def _validates_all() -> bool:
+    """pandera's settings ask for every check (else pandera applies its settings)."""
+    config = get_config_context()
+    return (
+        bool(config.validation_enabled)
+        and not config.use_narwhals_backend
+        and config.validation_depth
+        in {
+            None,
+            ValidationDepth.SCHEMA_AND_DATA,
+        }
+    )
+
+
+def _runs_itself(schema: pa.DataFrameSchema) -> bool:
+    """Whether the Validator runs this schema's checks itself; else pandera does all.
+
+    It runs dtype, nullability, uniqueness, required and strict columns and the
+    checks of columns and of the frame; whatever changes the frame (coercion,
+    parsers, defaults, added columns, dropped rows), and indexes, regex columns,
+    column order and grouped checks are pandera's own."""
+    whole = (
+        schema.coerce
+        or schema.parsers
+        or schema.dtype is not None
+        or schema.index is not None
+        or schema.ordered
+        or schema.unique
+        or schema.unique_column_names
+        or schema.add_missing_columns
+        or schema.drop_invalid_rows
+        or getattr(schema, "on_missing_columns", None) is not None
+        or any(check.groupby is not None for check in schema.checks)
+    )
+    return not whole and all(
+        not (
+            column.coerce
+            or column.parsers
+            or column.regex
+            or column.drop_invalid_rows
+            or column.default is not None
+            or getattr(column, "on_missing", None) is not None
+            or any(check.groupby is not None for check in column.checks)
+        )
+        for column in schema.columns.values()
+    )
+
+
+_VALIDATORS: dict[type[pa.DataFrameModel], Validator] = {}
+
+
+def validator(schema: type[pa.DataFrameModel]) -> Validator:
+    """The schema's Validator, built on first use and kept."""
+    found = _VALIDATORS.get(schema)
+    if found is None:
+        found = _VALIDATORS[schema] = Validator(schema)
+    return found
 
 
 def _failures(cases: pd.DataFrame) -> list[Failure]:

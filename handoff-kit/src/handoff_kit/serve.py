@@ -15,7 +15,7 @@ uvicorn stops cleanly on SIGTERM or Ctrl-C: it finishes the requests in flight.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,13 +23,25 @@ import pandas as pd
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from handoff_kit import __version__, api, registry
+from handoff_kit import __version__, api, config, registry
 from handoff_kit.config import Settings
-from handoff_kit.contracts import ContractViolation, Schema
+from handoff_kit.contracts import ContractViolation, Validator, validator
 from handoff_kit.registry import ModelVersion, Scorer
 
 LOG = logging.getLogger("handoff_kit.serve")
+# What the workers uvicorn starts (--workers above 1) serve: the parent's choices.
+MODEL_VARIABLE = "HANDOFF_SERVE_MODEL"
+MAX_BODY_VARIABLE = "HANDOFF_SERVE_MAX_BODY"
+
+
+def cores() -> int:
+    """The cores this process may run on: the default number of workers."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # Not on Linux.
+        return os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -66,8 +78,9 @@ def create_app(
     """The HTTP app scoring with `served.model` under the project's contract."""
     contract = settings.contract
     document = api.document(settings)
+    # Built once, here: the input's validator with the reader, the output's.
     reader = api.RowReader.of(contract.model_input)
-    header = {api.CONTRACT_HEADER: contract.version}
+    outputs = validator(contract.model_output)
     ready = {
         "status": "ready",
         "model": served.version.name,
@@ -85,13 +98,7 @@ def create_app(
     # The document is the contract's (api.py), not one FastAPI infers from the routes.
     app.openapi = lambda: document  # type: ignore[method-assign]
 
-    @app.middleware("http")
-    async def contract_version(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.update(header)
-        return response
+    app.add_middleware(_ContractHeader, version=contract.version)
 
     @app.get(api.HEALTH)
     def health() -> dict[str, str]:
@@ -108,7 +115,7 @@ def create_app(
         except Exception as error:  # The model's own failure: a 500 saying which.
             reason = f"{type(error).__name__}: {_one_line(error)}"
             raise _broken(served, f"the model failed on the rows: {reason}") from None
-        predictions = _predictions(contract.model_output, scored, len(features), served)
+        predictions = _predictions(outputs, scored, len(features), served)
         return api.dumps_rows(api.records(predictions))
 
     @app.post(api.PREDICT)
@@ -143,8 +150,28 @@ def _features(reader: api.RowReader, body: bytes) -> pd.DataFrame:
         raise _RefusedError(422, error.detail, failures) from None
 
 
+class _ContractHeader:
+    """Adds the contract version to every response (plain ASGI: no extra task)."""
+
+    def __init__(self, app: ASGIApp, version: str) -> None:
+        self.app = app
+        self.header = (api.CONTRACT_HEADER.lower().encode(), version.encode())
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_header(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), self.header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_header)
+
+
 def _predictions(
-    schema: type[Schema], scored: object, rows: int, served: Served
+    outputs: Validator, scored: object, rows: int, served: Served
 ) -> pd.DataFrame:
     """The model's output, if it keeps the output contract: one row per input row."""
     if not isinstance(scored, pd.DataFrame) or len(scored) != rows:
@@ -154,7 +181,7 @@ def _predictions(
         )
         raise _broken(served, detail)
     try:
-        return schema.validated(scored)
+        return outputs.validated(scored)
     except ContractViolation as violation:
         reason = "; ".join(str(failure) for failure in violation.failures)
         detail = f"the model's output broke the contract: {reason}"
@@ -192,8 +219,40 @@ def log_config() -> dict[str, Any]:
     return config
 
 
-def run(app: FastAPI, host: str, port: int) -> None:
-    """Serve until SIGTERM or Ctrl-C (uvicorn's signal handling: a graceful stop)."""
+def from_environment() -> FastAPI:
+    """The app of one of several workers: the model and body limit the parent chose
+    (MODEL_VARIABLE, MAX_BODY_VARIABLE), in the project of the working directory."""
+    settings = config.load()
+    uri = os.environ[MODEL_VARIABLE]
+    max_body = int(os.environ.get(MAX_BODY_VARIABLE, api.DEFAULT_MAX_BODY))
+    return create_app(settings, load(settings, uri), max_body)
+
+
+def run(  # noqa: PLR0913  # uvicorn's options, and what the workers load.
+    app: FastAPI,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    uri: str = "",
+    max_body: int = api.DEFAULT_MAX_BODY,
+) -> None:
+    """Serve until SIGTERM or Ctrl-C (uvicorn's signal handling: a graceful stop).
+
+    One worker serves `app`; more are processes that each build their own app
+    (`from_environment`) serving the model `uri` names, as `app` does."""
     import uvicorn  # noqa: PLC0415  # Only when serving.
 
-    uvicorn.run(app, host=host, port=port, log_config=log_config())
+    if workers <= 1:
+        uvicorn.run(app, host=host, port=port, log_config=log_config())
+        return
+    os.environ[MODEL_VARIABLE] = uri
+    os.environ[MAX_BODY_VARIABLE] = str(max_body)
+    uvicorn.run(
+        f"{__name__}:{from_environment.__name__}",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=log_config(),
+    )
