@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -103,8 +104,6 @@ def test_a_finding_with_its_line_comes_before_one_without_and_paths_are_relative
 def test_the_written_report_names_paths_from_the_project_and_no_scratch_folder(
     tmp_path: Path,
 ) -> None:
-    import tempfile
-
     scratch = Path(tempfile.gettempdir()) / "handoff-standards-x1y2"
     text = (
         f"{tmp_path}/research/explore.py uses raw.csv; "
