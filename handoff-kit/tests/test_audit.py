@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shlex
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -353,3 +354,20 @@ def test_handoff_audit_prints_the_findings_and_fails(
     assert (
         "ignore the advisory in pyproject.toml [tool.handoff.audit.ignore]" in out[-1]
     )
+
+
+@pytest.mark.parametrize(
+    ("stderr", "said"),
+    [
+        ("", "exit status 2"),
+        ("warning: a long\n  wrapped warning\n", "warning: a long wrapped warning"),
+        (
+            "error: Failed to parse: uv.lock\n  cause: TOML parse error\n",
+            "Failed to parse: uv.lock: TOML parse error",
+        ),
+    ],
+)
+def test_uvs_failure_is_its_error_and_last_cause(stderr: str, said: str) -> None:
+    done = subprocess.CompletedProcess(["uv"], 2, stdout="", stderr=stderr)
+
+    assert audit.uv_error(done) == said
