@@ -1,8 +1,10 @@
 """Servers the slow tier runs on 127.0.0.1 for a test and stops afterwards:
-MLflow's tracking server, and PostgreSQL (Debian's package) behind it."""
+MLflow's tracking server, PostgreSQL (Debian's package) behind it, and a stub of
+OSV's vulnerability API for `make audit`."""
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -14,7 +16,9 @@ import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from threading import Thread
 
 import pytest
 
@@ -111,3 +115,45 @@ def postgres(database: str) -> Iterator[str]:
                  "stop"], cwd=folder)  # fmt: skip
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextmanager
+def osv_stub(advisory: Mapping[str, object]) -> Iterator[str]:
+    """OSV's API as `uv audit --service-url` asks it: `advisory` (an OSV record)
+    for the package its `affected` names, none for any other; yields the URL."""
+    affected = advisory["affected"][0]["package"]["name"]  # type: ignore[index]
+
+    class Stub(BaseHTTPRequestHandler):
+        def log_message(self, *_: object) -> None:
+            """Quiet."""
+
+        def answer(self, body: object) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:
+            queries = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            found = {"vulns": [{"id": advisory["id"], "modified": advisory["modified"]}]}
+            self.answer(
+                {
+                    "results": [
+                        found if query["package"]["name"] == affected else {}
+                        for query in queries["queries"]
+                    ]
+                }
+            )
+
+        def do_GET(self) -> None:
+            self.answer(advisory)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stub)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,20 +3,26 @@
 
 The rows come from the worked example's own generator (`data.py`), so they follow
 the contract; Spark runs on two local cores with a modest driver memory, in this
-process (`--master local[2]`) or through Spark Connect (`SPARK_REMOTE=local[2]`).
+process (`--master local[2]`), through Spark Connect (`SPARK_REMOTE=local[2]`), and
+on a standalone cluster the project starts with pyspark's own scripts (`make
+spark-cluster`: a master, a worker and a Spark Connect server on 127.0.0.1).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 import shutil
 import subprocess
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Project, answers
+from tests.slow.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -126,11 +132,19 @@ def test_score_batch_scores_every_row_as_predict_does(
     )
 
 
-def test_a_bad_partition_is_refused_by_column_and_check_through_spark_connect(
-    spark_project: Project, customers: Path
-) -> None:
+# What a job over the bad partition says, wherever Spark runs.
+REFUSAL = [
+    "handoff: error: the input breaks the contract (2 rules); nothing was written:",
+    "  - Features.contract_type: isin(('month-to-month', 'one-year', 'two-year')) "
+    "failed in 500 row(s), e.g. lifetime, lifetime, lifetime",
+    "  - Features.tenure_months: greater_than_or_equal_to(0) failed in 3 row(s), e.g. -1, -1, -1",
+]
+
+
+@pytest.fixture(scope="module")
+def with_bad_partition(spark_project: Project, customers: Path) -> Path:
+    """Two of the good files (a quarter of the rows), and one whose rows break the contract."""
     package = answers(spark_project.path)["package_name"]
-    # Two of the good files (a quarter of the rows), and one whose rows break the contract.
     planted = customers.parent / "with-bad-partition"
     planted.mkdir()
     for name in ("part-0.parquet", "part-1.parquet"):
@@ -145,28 +159,112 @@ def test_a_bad_partition_is_refused_by_column_and_check_through_spark_connect(
         "rows.loc[1000:1002, 'tenure_months'] = -1\n"
         f"rows.to_parquet({str(planted / 'part-bad.parquet')!r}, index=False)\n",
     )
-    target = customers.parent / "refused"
+    return planted
+
+
+def refusal(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """The lines `handoff score` said about a refused job (make's own left out)."""
+    said = result.stderr[result.stderr.index("handoff: error:") :].splitlines()
+    return [line for line in said if not line.startswith("make")]
+
+
+def test_a_bad_partition_is_refused_by_column_and_check_through_spark_connect(
+    spark_project: Project, with_bad_partition: Path
+) -> None:
+    target = with_bad_partition.parent / "refused"
 
     # Through Spark Connect this time: SPARK_REMOTE=local starts a Connect server here.
     spark_project.env["SPARK_REMOTE"] = "local[2]"
     try:
-        result = score_batch(spark_project, planted, target, check=False)
+        result = score_batch(spark_project, with_bad_partition, target, check=False)
     finally:
         del spark_project.env["SPARK_REMOTE"]
 
     assert result.returncode != 0, "a job over a bad partition succeeded"
     assert "on Spark Connect (local[2])." in result.stderr, "SPARK_REMOTE was not used"
     assert "Traceback" not in result.stderr
-    said = result.stderr[result.stderr.index("handoff: error:") :].splitlines()
-    error = [line for line in said if not line.startswith("make")]
-    assert error == [
-        "handoff: error: the input breaks the contract (2 rules); nothing was written:",
-        "  - Features.contract_type: isin(('month-to-month', 'one-year', 'two-year')) "
-        "failed in 500 row(s), e.g. lifetime, lifetime, lifetime",
-        "  - Features.tenure_months: greater_than_or_equal_to(0) failed in 3 row(s), "
-        "e.g. -1, -1, -1",
-    ], result.stderr[-3000:]
+    assert refusal(result) == REFUSAL, result.stderr[-3000:]
     assert leftovers(target) == [], "a refused job left an output or staging folder"
+
+
+def documented_cluster_steps(project: Project) -> list[str]:
+    """The commands the generated README gives for a cluster on this machine."""
+    readme = (project.path / "README.md").read_text()
+    block = re.search(r"cluster on this machine.*?```bash\n(.*?)```", readme, re.S)
+    assert block, "README.md does not show the steps to a Spark cluster on this machine"
+    return [line.split("#")[0].strip() for line in block[1].splitlines()]
+
+
+def test_a_standalone_cluster_scores_and_refuses_as_the_local_path_does(
+    spark_project: Project, customers: Path, with_bad_partition: Path
+) -> None:
+    master, ui, connect = free_port(), free_port(), free_port()
+    ports = [
+        f"SPARK_MASTER_PORT={master}",
+        f"SPARK_UI_PORT={ui}",
+        f"SPARK_CONNECT_PORT={connect}",
+        "SPARK_WORKER_MEMORY=1g",
+        "SPARK_EXECUTOR_MEMORY=768m",
+    ]
+    remote = f"sc://127.0.0.1:{connect}"
+    source = customers.parent / "cluster-input"
+    source.mkdir()
+    shutil.copy(customers / "part-2.parquet", source / "part-2.parquet")
+    target = customers.parent / "cluster-scores"
+    # The README's steps, with free ports for this test's cluster.
+    assert documented_cluster_steps(spark_project) == [
+        "make spark-setup",
+        "make spark-cluster",
+        "SPARK_REMOTE=sc://127.0.0.1:15002 make score-batch INPUT=data/customers/ "
+        "OUTPUT=data/scores/",
+        "make spark-cluster-stop",
+    ]
+
+    started = spark_project.make("spark-cluster", *ports)
+    try:
+        assert f"SPARK_REMOTE={remote} make score-batch" in started.stdout, started.stdout
+        spark_project.env["SPARK_REMOTE"] = remote
+        scored = score_batch(spark_project, source, target)
+        refused = score_batch(
+            spark_project, with_bad_partition, target.with_name("cluster-refused"), check=False
+        )
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui}/json/", timeout=10) as answer:
+            cluster = json.load(answer)
+    finally:
+        spark_project.env.pop("SPARK_REMOTE", None)
+        stopped = spark_project.make("spark-cluster-stop", *ports, check=False)
+
+    assert [app["name"] for app in cluster["activeapps"]] == ["Spark Connect server"]
+    assert [w["state"] for w in cluster["workers"]] == ["ALIVE"], "no worker ran the jobs"
+    assert f"on Spark Connect ({remote})." in scored.stderr, "SPARK_REMOTE was not used"
+    assert f"Scored {ROWS // FILES} rows into {target}." in scored.stderr
+    assert leftovers(target) == ["cluster-scores"], "a staging folder was left behind"
+    compared = python(
+        spark_project,
+        "import pandas as pd, subprocess\n"
+        f"rows = pd.read_parquet({str(source / 'part-2.parquet')!r}).head({SAMPLE})\n"
+        f"rows.to_parquet({str(source.parent / 'cluster-sample.parquet')!r}, index=False)\n"
+        "subprocess.run(['handoff', 'predict', '--model', "
+        f"{model(spark_project)!r}, '--input',\n"
+        f"    {str(source.parent / 'cluster-sample.parquet')!r}, '--output',\n"
+        f"    {str(source.parent / 'cluster-predicted.parquet')!r}], check=True)\n"
+        f"expected = pd.read_parquet({str(source.parent / 'cluster-predicted.parquet')!r})\n"
+        "expected['customer_id'] = rows['customer_id'].to_numpy()\n"
+        f"scores = pd.read_parquet({str(target)!r})\n"
+        "joined = expected.merge(scores, on='customer_id', suffixes=('', '_spark'))\n"
+        "print(len(scores), len(joined), (joined['churned'] == joined['churned_spark']).all(),\n"
+        "      (joined['churn_probability'] - joined['churn_probability_spark']).abs().max())\n",
+    ).split()
+    assert compared[:3] == [str(ROWS // FILES), str(SAMPLE), "True"], (
+        f"the cluster's scores are not predict's: {compared}"
+    )
+    assert math.isclose(float(compared[3]), 0, abs_tol=1e-12)
+    assert refused.returncode != 0, "the cluster scored a bad partition"
+    assert refusal(refused) == REFUSAL, refused.stderr[-3000:]
+    assert leftovers(target.with_name("cluster-refused")) == [], "a refused job left files"
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    pids = spark_project.path / ".venv/spark-cluster/pids"
+    assert not list(pids.glob("*.pid")), "make spark-cluster-stop left a Spark process"
 
 
 def test_a_local_job_keeps_the_users_jvm_options_beside_the_kits(spark_project: Project) -> None:

@@ -16,6 +16,9 @@
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
     handoff secrets FILE...        fail on string literals given to secrets' names,
                                    and on allowlist pragmas without a reason
+    handoff audit [--uv COMMAND] [--service-url URL] [--no-index]
+                                   fail on known vulnerabilities of the locked packages,
+                                   unless ignored with a reason and an expiry date
     handoff extract NOTEBOOK [--force] [--replace]
                                    move a notebook's marked cells into the package,
                                    with a parity test of the calls the notebook made
@@ -47,6 +50,7 @@ import pandas as pd
 from handoff_kit import (
     __version__,
     api,
+    audit,
     batch,
     candidate,
     catalog,
@@ -374,6 +378,19 @@ def secrets(settings: config.Settings, files: Sequence[Path]) -> int:
     return 0
 
 
+def audit_lock(settings: config.Settings, args: argparse.Namespace) -> int:
+    """`handoff audit`: a line per finding and per honoured ignore, then the verdict."""
+    try:
+        outcome = audit.run(
+            settings.root, audit.Options(args.uv, args.service_url, args.no_index)
+        )
+    except audit.AuditError as error:
+        raise UnusableError(one_line(error)) from None
+    for line in outcome.lines():
+        print(line)
+    return 0 if outcome.passed else EXIT_UNUSABLE
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -513,6 +530,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         help="the files to scan (.py and .ipynb are read as code)",
     )
+    audit_command = commands.add_parser(
+        "audit",
+        help="fail on known vulnerabilities (OSV) of the locked packages, unless "
+        "ignored in [tool.handoff.audit.ignore] with a reason and an expiry date",
+    )
+    audit_command.add_argument(
+        "--uv", default="uv", metavar="COMMAND", help="the command that runs uv"
+    )
+    audit_command.add_argument(
+        "--service-url",
+        metavar="URL",
+        help="an OSV-compatible vulnerability service (default: uv's, osv.dev)",
+    )
+    audit_command.add_argument(
+        "--no-index",
+        action="store_true",
+        help="ask only the vulnerability service, not the package index (statuses)",
+    )
     extract_command = commands.add_parser(
         "extract",
         help="move a notebook's marked cells ('# handoff: extract to <module>') into "
@@ -587,6 +622,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "settings": lambda: settings_check(settings),
         "promote": lambda: promote(settings, args),
         "secrets": lambda: secrets(settings, args.files),
+        "audit": lambda: audit_lock(settings, args),
         "gate": lambda: gate.run(
             settings,
             [g for g in gate.gates(settings) if g.name in (args.only or GATES)],

@@ -62,6 +62,8 @@ REGISTRIES = ("mlflow", "files")
 GOALS = ("maximize", "minimize")
 # The sub-table of waivers for looser settings, which handoff_kit/loosened.py checks.
 WAIVERS = "waivers"
+# The sub-table of advisories `handoff audit` lets through (handoff_kit/audit.py).
+AUDIT = "audit"
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_PARITY_CALLS = 3
 DEFAULT_PARITY_RTOL = 1e-9
@@ -301,9 +303,9 @@ def from_table(
     root: Path, table: dict[str, Any], project: dict[str, Any] | None = None
 ) -> Settings:
     """Check a `[tool.handoff]` table; the first problem found is the error."""
-    unknown = sorted(set(table) - set(KEYS) - {WAIVERS})
+    unknown = sorted(set(table) - set(KEYS) - {WAIVERS, AUDIT})
     if unknown:
-        keys = ", ".join([*KEYS, WAIVERS])
+        keys = ", ".join([*KEYS, WAIVERS, AUDIT])
         msg = f"{PYPROJECT} {TABLE} has an unknown key {unknown[0]!r} (keys: {keys})"
         raise ConfigError(msg)
     tolerance = _tolerance(table.get("promotion-tolerance", DEFAULT_TOLERANCE))
