@@ -153,20 +153,21 @@ def _loads(tree: ast.Module) -> Iterator[str]:
             )
         ) or (isinstance(func, ast.Name) and func.id in functions)
         first = node.args[0]
-        if (
-            named
-            and isinstance(first, ast.Constant)
-            and isinstance(first.value, str)
-        ):
+        if named and isinstance(first, ast.Constant) and isinstance(first.value, str):
             yield first.value
 
 
 def measure(settings: Settings) -> Coverage:
     """The project's contract coverage."""
     found = boundaries(settings)
-    loaded = loaded_sources(settings.package_dir) if settings.package_dir.is_dir() else set()
+    loaded = (
+        loaded_sources(settings.package_dir) if settings.package_dir.is_dir() else set()
+    )
     contract = settings.contract
-    model_schemas = {contract.model_input: "model input", contract.model_output: "model output"}
+    model_schemas = {
+        contract.model_input: "model input",
+        contract.model_output: "model output",
+    }
     trained = {
         model_schemas[b.schema]
         for b in found
@@ -240,7 +241,9 @@ def markdown(found: Coverage) -> str:
     said = f" Floors: {', '.join(floors)}." if floors else ""
     below = "".join(f"\n\n**Below the floor:** {line}." for line in found.below())
     line = summary(found)
-    return f"## {TITLE}\n\n{line[0].upper()}{line[1:]}.{said}{below}\n\n{table(found)}\n"
+    return (
+        f"## {TITLE}\n\n{line[0].upper()}{line[1:]}.{said}{below}\n\n{table(found)}\n"
+    )
 
 
 def result(settings: Settings) -> Result:

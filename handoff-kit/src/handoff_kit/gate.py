@@ -540,7 +540,6 @@ def gates(settings: Settings) -> list[Gate]:
             "ODCS contracts match the contract",
             lambda: odcs_gate(settings),
             "`make contracts-export`, review the files' diff, and commit them",
-            command=("handoff", "contracts-export", "--check"),
         ),
         Gate(
             "coverage",

@@ -58,16 +58,8 @@ HEADER = (
 _NO_WRAP = 1_000_000
 STATUS = {"official": "active", "unofficial": "draft"}
 
-# pandas dtype kinds -> ODCS logical type.
-_LOGICAL = {
-    "i": "integer",
-    "u": "integer",
-    "f": "number",
-    "b": "boolean",
-    "M": "timestamp",
-    "O": "string",
-    "U": "string",
-}
+# The logical types a pandas dtype maps to.
+LOGICAL_TYPES = ("boolean", "date", "integer", "number", "string", "timestamp")
 _INT_FORMATS = {
     "int8": "i8",
     "int16": "i16",
@@ -90,7 +82,7 @@ class ExportError(ValueError):
 def _logical_type(schema: type[pa.DataFrameModel], name: str, dtype: str) -> str:
     if dtype == "str" or dtype.startswith("string") or dtype == "object":
         return "string"
-    if dtype == "bool" or dtype == "boolean":
+    if dtype in {"bool", "boolean"}:
         return "boolean"
     if dtype.startswith("datetime64"):
         return "timestamp"
@@ -102,7 +94,7 @@ def _logical_type(schema: type[pa.DataFrameModel], name: str, dtype: str) -> str
         return "number"
     msg = (
         f"{schema.__name__}.{name}: no ODCS logical type for dtype {dtype} "
-        f"(known: {', '.join(sorted(set(_LOGICAL.values())))})"
+        f"(ODCS has {', '.join(LOGICAL_TYPES)})"
     )
     raise ExportError(msg)
 
