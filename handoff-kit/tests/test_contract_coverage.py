@@ -109,7 +109,9 @@ def test_a_floor_below_the_templates_is_a_loosened_setting(
     def flagged() -> list[str]:
         return [found.setting for found in loosened.handoff_settings(table)]
 
-    assert flagged() == [], "the template sets no floor: a project's own is no loosening"
+    assert flagged() == [], (
+        "the template sets no floor: a project's own is no loosening"
+    )
     monkeypatch.setitem(loosened.TEMPLATE["handoff"], "contract-coverage-boundary", 100)
     assert flagged() == ["handoff.contract-coverage-boundary"], (
         "a floor under the template's passed as the standard"

@@ -180,3 +180,21 @@ def test_a_stale_or_hand_edited_file_fails_the_check(settings: config.Settings) 
     odcs.write(settings)
     assert not stale.exists(), "the export leaves a file no boundary produces"
     assert odcs.drift(settings).passed
+
+
+def test_differences_name_the_column_and_the_option_that_moved() -> None:
+    old = {"schema": [{"name": "t", "properties": [{"name": "a", "x": 1}]}]}
+    new = {
+        "schema": [
+            {"name": "t", "properties": [{"name": "a", "x": 2}, {"name": "b"}]}
+        ]
+    }
+
+    assert list(odcs.differences(old, new)) == [
+        "schema[t].properties[a].x: 1 -> 2",
+        "schema[t].properties[b]: added",
+    ]
+    assert list(odcs.differences(new, old)) == [
+        "schema[t].properties[a].x: 2 -> 1",
+        "schema[t].properties[b]: removed",
+    ]

@@ -31,7 +31,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ import pandera.pandas as pa
 import yaml
 
 from handoff_kit import catalog
-from handoff_kit.api import differences
+from handoff_kit.api import differences as json_differences
 from handoff_kit.compat import describe_schema
 from handoff_kit.config import Settings
 
@@ -399,6 +399,43 @@ def write(settings: Settings) -> list[Path]:
 
 
 # --- Drift: the committed files against the contract ------------------------------
+
+
+def _named(items: Any) -> dict[str, Any] | None:  # noqa: ANN401  # YAML values.
+    """A list of mappings with distinct names (schema objects, properties, rules), by name."""
+    if not isinstance(items, list) or not all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) for item in items
+    ):
+        return None
+    named = {item["name"]: item for item in items}
+    return named if len(named) == len(items) else None
+
+
+def differences(old: Any, new: Any, where: str = "") -> Iterator[str]:  # noqa: ANN401  # YAML values.
+    """Each place two documents differ; lists of named items compare by name
+    (`schema[model-input].properties[region]: added`)."""
+    old_named, new_named = _named(old), _named(new)
+    if old_named is None or new_named is None:
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(old.keys() | new.keys(), key=str):
+                path = f"{where}.{key}" if where else str(key)
+                if key not in new:
+                    yield f"{path}: removed"
+                elif key not in old:
+                    yield f"{path}: added"
+                else:
+                    yield from differences(old[key], new[key], path)
+        else:
+            yield from json_differences(old, new, where)
+        return
+    for name in [*old_named, *(n for n in new_named if n not in old_named)]:
+        path = f"{where}[{name}]"
+        if name not in new_named:
+            yield f"{path}: removed"
+        elif name not in old_named:
+            yield f"{path}: added"
+        else:
+            yield from differences(old_named[name], new_named[name], path)
 
 
 @dataclass(frozen=True)
