@@ -185,9 +185,7 @@ def test_a_stale_or_hand_edited_file_fails_the_check(settings: config.Settings) 
 def test_differences_name_the_column_and_the_option_that_moved() -> None:
     old = {"schema": [{"name": "t", "properties": [{"name": "a", "x": 1}]}]}
     new = {
-        "schema": [
-            {"name": "t", "properties": [{"name": "a", "x": 2}, {"name": "b"}]}
-        ]
+        "schema": [{"name": "t", "properties": [{"name": "a", "x": 2}, {"name": "b"}]}]
     }
 
     assert list(odcs.differences(old, new)) == [
