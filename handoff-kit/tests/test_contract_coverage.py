@@ -116,3 +116,15 @@ def test_a_floor_below_the_templates_is_a_loosened_setting(
     assert flagged() == ["handoff.contract-coverage-boundary"], (
         "a floor under the template's passed as the standard"
     )
+
+
+def test_a_malformed_catalog_fails_the_row_in_one_line(
+    settings: config.Settings,
+) -> None:
+    (settings.catalog / "broken.yml").write_text("name: [\n")
+
+    row = contract_coverage.result(settings)
+
+    assert not row.passed
+    assert row.reason.startswith("malformed catalog: ")
+    assert "broken.yml" in row.reason

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandera.pandas as pa
 
+from handoff_kit.catalog import CatalogError
 from handoff_kit.config import Settings
 from handoff_kit.odcs import Boundary, boundaries
 from handoff_kit.report import Result
@@ -248,7 +249,10 @@ def markdown(found: Coverage) -> str:
 
 def result(settings: Settings) -> Result:
     """The handoff report's row: passes unless a figure is below its floor."""
-    found = measure(settings)
+    try:
+        found = measure(settings)
+    except CatalogError as error:  # The catalog row says the same.
+        return Result(TITLE, False, f"malformed catalog: {error}")
     below = found.below()
     if below:
         more = f" (and {len(below) - 1} more)" if len(below) > 1 else ""
