@@ -116,6 +116,8 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
         ".vscode/extensions.json",
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
         "api/openapi.json",
+        "contracts/customers.odcs.yaml", "contracts/model-input.odcs.yaml",
+        "contracts/model-output.odcs.yaml",
         "LICENSE", "Makefile", "README.md", "STANDARDS.md", "data/README.md",
         "data/catalog/README.md", "data/catalog/customers.yml",
         "data/catalog/exit_survey.yml", "models/README.md",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+import subprocess
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project, answers
+from tests.conftest import ANSWER_SETS, REPO, Project, answers
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +67,8 @@ GATES = {
     "Contract compatibility",
     "Contract enforced",
     "API schema matches the contract",
+    "ODCS contracts match the contract",
+    "Contract coverage",
     "Official data only",
     "No research imports in package/",
     "Notebook parity",
@@ -100,6 +104,11 @@ def test_make_handoff_passes_as_generated_and_writes_the_report(
         "candidate, which the candidate gates then check." in report
     )
     assert not project.run("git", "status", "--porcelain").stdout, "make handoff changed files"
+    # The worked example and an empty project: every boundary has a schema.
+    boundaries = 3 if name == "default" else 2
+    assert table["Contract coverage"][1].startswith(
+        f"boundaries {boundaries} of {boundaries} have a schema (100%)"
+    ), table["Contract coverage"]
 
 
 def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_snapshot(
@@ -142,7 +151,12 @@ def test_removing_an_input_column_is_breaking_until_a_major_version_and_a_fresh_
     assert rows(api_stale.stdout)["API schema matches the contract"][0] == "FAIL", (
         "the API document still says 1.0.0: the gate must ask for `make openapi`"
     )
+    outcome, reason = rows(api_stale.stdout)["ODCS contracts match the contract"]
+    assert outcome == "FAIL", "the ODCS files still say 1.0.0: the gate must object"
+    assert 'contracts/customers.odcs.yaml: version: "1.0.0" -> "2.0.0"' in reason, reason
+    assert "run `make contracts-export`" in reason, reason
     default_project.make("openapi")
+    default_project.make("contracts-export")
     passed = default_project.make("handoff")
 
     assert "**PASSED**" in passed.stdout
@@ -162,10 +176,18 @@ def test_adding_an_optional_input_column_passes_after_a_fresh_snapshot(
 
     default_project.make("contract-snapshot")
     default_project.make("openapi")
+    stale = gate(default_project, "odcs")
+    assert (
+        "contracts/model-input.odcs.yaml: schema[model-input].properties[region]: added"
+        in rows(stale)["ODCS contracts match the contract"][1]
+    ), "an added column left the ODCS files current"
+    default_project.make("contracts-export")
     passed = default_project.make("handoff")
 
     assert "**PASSED**" in passed.stdout
     assert '"region"' in (default_project.path / "api/openapi.json").read_text()
+    odcs_input = (default_project.path / "contracts/model-input.odcs.yaml").read_text()
+    assert "name: region" in odcs_input, "contracts-export left out the new column"
     lock = (default_project.path / "package/contracts.lock.json").read_text()
     assert '"region"' in lock
 
@@ -422,3 +444,26 @@ def test_a_breaking_change_fails_against_earlier_commits_however_the_snapshot_is
     outcome, reason = rows(passed.stdout)["Contract compatibility"]
     assert outcome == "pass", reason
     assert reason.startswith("contracts match their snapshot (version 2.0.0)"), reason
+
+
+def test_datacontract_lint_accepts_the_odcs_files_of_every_answer_set(
+    rendered: Mapping[str, Path],
+) -> None:
+    """datacontract-cli (the dev group) lints each distinct file once: the answer
+    sets share their project name, so many files are the same bytes."""
+    distinct: dict[str, Path] = {}
+    for name in ANSWER_SETS:
+        files = sorted((rendered[name] / "contracts").glob("*.odcs.yaml"))
+        assert files, f"{name} has no ODCS files"
+        for file in files:
+            distinct.setdefault(file.read_text(), file)
+
+    for file in distinct.values():
+        linted = subprocess.run(
+            [str(REPO / ".venv/bin/datacontract"), "lint", str(file)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert linted.returncode == 0, f"datacontract lint refuses {file}:\n{linted.stdout}"
+        assert "Data contract is valid against ODCS v3.1.0" in linted.stdout, linted.stdout

@@ -13,6 +13,9 @@
     handoff serve [--model URI] [--host 127.0.0.1] [--port 8000] [--workers N]
                                    serve the model over HTTP (its API: the contract's)
     handoff openapi [--check]      write the API's OpenAPI document, or check it is current
+    handoff contracts-export [--check]
+                                   write the contract's ODCS files (contracts/), or
+                                   check the committed ones are current
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
     handoff secrets FILE...        fail on string literals given to secrets' names,
                                    and on allowlist pragmas without a reason
@@ -58,6 +61,7 @@ from handoff_kit import (
     gate,
     integrity,
     loosened,
+    odcs,
     registry,
 )
 from handoff_kit.compat import (
@@ -98,6 +102,8 @@ GATES = [
     "contract",
     "enforced",
     "api",
+    "odcs",
+    "coverage",
     "catalog",
     "research",
     "parity",
@@ -497,6 +503,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write nothing; fail when the committed document differs from the contract's",
     )
+    export_command = commands.add_parser(
+        "contracts-export",
+        help="write the contract as ODCS v3.1 files (contracts/<boundary>.odcs.yaml)",
+    )
+    export_command.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; fail when the committed files differ from the contract's",
+    )
     score_command = commands.add_parser(
         "score", help="score a Parquet directory into another with Apache Spark"
     )
@@ -597,6 +612,27 @@ def extract(settings: config.Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def contracts_export(settings: config.Settings, check: bool) -> int:
+    """Write the contract's ODCS files, or (check) say whether the committed ones are current."""
+    shown = settings.contracts_dir.relative_to(settings.root)
+    version = settings.contract.version
+    try:
+        if check:
+            found = odcs.drift(settings)
+            if found.passed:
+                print(f"{shown}/ matches the contract (version {version}).")
+                return 0
+            say(odcs.drift_reason(found, settings.root))
+            say("\n".join(f"  - {change}" for change in found.changes))
+            return EXIT_UNUSABLE
+        written = odcs.write(settings)
+    except (odcs.ExportError, catalog.CatalogError) as error:
+        raise UnusableError(one_line(error)) from error
+    names = ", ".join(path.name for path in written)
+    print(f"Wrote {shown}/ ({names}) for contract version {version}: commit it.")
+    return 0
+
+
 def score(settings: config.Settings, args: argparse.Namespace) -> None:
     """`handoff score`: the batch job (handoff_kit/batch.py), with its progress."""
     model = args.model or f"models:/{settings.model_name}@{registry.CHAMPION}"
@@ -615,6 +651,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "predict": lambda: predict(settings, args.model, args.input, args.output),
         "serve": lambda: serve(settings, args),
         "openapi": lambda: openapi(settings, args.check),
+        "contracts-export": lambda: contracts_export(settings, args.check),
         "score": lambda: score(settings, args),
         "extract": lambda: extract(settings, args),
         "snapshot": lambda: snapshot(settings),

@@ -20,6 +20,9 @@ model is trained, where its records live.
     acceptance = "package/tests/acceptance"
     report = "reports/handoff.md"
     openapi = "api/openapi.json"
+    odcs = "contracts"                             # the ODCS files of `handoff contracts-export`
+    contract-coverage-boundary = 100               # floors (percent) of the coverage row
+    contract-coverage-fields = 80
     promotion-metric = "roc_auc"                   # held-out metric promotion guards
     promotion-goal = "maximize"                    # or "minimize" (a loss)
     promotion-tolerance = 0.01                     # how much worse it may get
@@ -103,6 +106,20 @@ KEYS: dict[str, tuple[str, str | None]] = {
         "where `handoff openapi` writes the model API's OpenAPI document",
         "api/openapi.json",
     ),
+    "odcs": (
+        "the folder where `handoff contracts-export` writes the contract's ODCS files",
+        "contracts",
+    ),
+    "contract-coverage-boundary": (
+        "the lowest share (percent, 0-100) of the contract's boundaries (official "
+        "sources, the model's input and output) that may lack no schema",
+        "0",
+    ),
+    "contract-coverage-fields": (
+        "the lowest share (percent, 0-100) of the boundaries' columns that must "
+        "have a check beyond their type",
+        "0",
+    ),
     "lock": ("the environment lock file", "uv.lock"),
     # Empty: promotion compares no metric (the report says so).
     "promotion-metric": (
@@ -136,7 +153,14 @@ KEYS: dict[str, tuple[str, str | None]] = {
     ),
 }
 # Numbers, checked apart from the strings.
-NUMBER_KEYS = ("promotion-tolerance", "parity-calls", "parity-rtol")
+NUMBER_KEYS = (
+    "promotion-tolerance",
+    "parity-calls",
+    "parity-rtol",
+    "contract-coverage-boundary",
+    "contract-coverage-fields",
+)
+COVERAGE_KEYS = ("contract-coverage-boundary", "contract-coverage-fields")
 # Keys whose value may be empty.
 OPTIONAL_KEYS = ("id-column", "promotion-metric")
 OBJECT_KEYS = ("train", "model-input", "model-output", "model-interface")
@@ -193,6 +217,10 @@ class Settings:
     id_column: str = ""
     parity_calls: int = DEFAULT_PARITY_CALLS
     parity_rtol: float = DEFAULT_PARITY_RTOL
+    odcs: Path | None = None
+    # Floors (percent) of contract coverage: boundaries with a schema, checked columns.
+    coverage_boundary: float = 0.0
+    coverage_fields: float = 0.0
     # From [project]: the distribution's name and its one-line description.
     distribution: str = ""
     description: str = ""
@@ -231,6 +259,11 @@ class Settings:
             model_output=self._schema("model-output", self.model_output),
             model_interface=self._type("model-interface", self.model_interface),
         )
+
+    @property
+    def contracts_dir(self) -> Path:
+        """Where the contract's ODCS files are (`odcs` in [tool.handoff])."""
+        return self.odcs if self.odcs is not None else self.root / "contracts"
 
     def trainer(self) -> Callable[[], Any]:
         """The project's training function."""
@@ -310,6 +343,7 @@ def from_table(
         raise ConfigError(msg)
     tolerance = _tolerance(table.get("promotion-tolerance", DEFAULT_TOLERANCE))
     calls, rtol = _parity(table)
+    floors = [_floor(key, table.get(key, 0)) for key in COVERAGE_KEYS]
     values: dict[str, str] = {}
     for key, (_, default) in KEYS.items():
         value = table.get(key, default)
@@ -362,6 +396,9 @@ def from_table(
         id_column=values["id-column"].strip(),
         parity_calls=calls,
         parity_rtol=rtol,
+        odcs=root / values["odcs"],
+        coverage_boundary=floors[0],
+        coverage_fields=floors[1],
         distribution=str((project or {}).get("name", "")),
         description=str((project or {}).get("description", "")),
     )
@@ -374,6 +411,14 @@ def _parity(table: dict[str, Any]) -> tuple[int, float]:
     if not isinstance(calls, int) or calls < 1:
         raise _error("parity-calls", f"got {calls!r}")
     return calls, float(rtol)
+
+
+def _floor(key: str, value: object) -> float:
+    """A coverage floor: a percentage, 0 to 100."""
+    floor = float(_number(key, value))
+    if floor > 100:  # noqa: PLR2004  # A percentage.
+        raise _error(key, f"got {value!r}")
+    return floor
 
 
 def _tolerance(value: object) -> float:

@@ -21,9 +21,11 @@ from handoff_kit import (
     api,
     candidate,
     catalog,
+    contract_coverage,
     enforcement,
     integrity,
     loosened,
+    odcs,
     registry,
     report,
 )
@@ -244,6 +246,30 @@ def api_gate(settings: Settings) -> Result:
         )
     return Result(
         title, False, api.drift_reason(found, settings.root), "\n".join(found.changes)
+    )
+
+
+def odcs_gate(settings: Settings) -> Result:
+    """The committed ODCS files are the ones the contract produces, so the data
+    platform's tools read the contract the code enforces."""
+    title = "ODCS contracts match the contract"
+    try:
+        found = odcs.drift(settings)
+    except (odcs.ExportError, catalog.CatalogError) as error:
+        return Result(title, False, " ".join(str(error).split()))
+    if found.passed:
+        shown = found.folder.relative_to(settings.root)
+        count = f"{found.files} file{'' if found.files == 1 else 's'}"
+        return Result(
+            title,
+            True,
+            f"{shown}/ holds the contract's {count} (version {settings.contract.version})",
+        )
+    return Result(
+        title,
+        False,
+        odcs.drift_reason(found, settings.root),
+        "\n".join(found.changes),
     )
 
 
@@ -514,6 +540,19 @@ def gates(settings: Settings) -> list[Gate]:
             "API schema matches the contract",
             lambda: api_gate(settings),
             "`make openapi`, review the document's diff, and commit it",
+        ),
+        Gate(
+            "odcs",
+            "ODCS contracts match the contract",
+            lambda: odcs_gate(settings),
+            "`make contracts-export`, review the files' diff, and commit them",
+        ),
+        Gate(
+            "coverage",
+            contract_coverage.TITLE,
+            lambda: contract_coverage.result(settings),
+            "give the boundaries listed below a schema and their columns checks, "
+            "or lower the floor in [tool.handoff] (a waiver if below the template's)",
         ),
         Gate(
             "catalog",

@@ -15,11 +15,13 @@ an expiry date:
 
 What counts as looser, family by family, is what the tool does with the setting:
 
-- `[tool.handoff]`: a threshold above the template's (promotion-tolerance); an
+- `[tool.handoff]`: a threshold above the template's (promotion-tolerance); a
+  floor below it (contract-coverage-boundary, contract-coverage-fields: the
+  template sets none, so any floor a project sets is its own); an
   empty promotion-metric (promotion compares nothing); a package-dir that does
   not hold the whole package (package/src/<package>); snapshot, research,
   acceptance or interface-test anywhere else (the gate would look at another
-  reference, folder or test). catalog, report, openapi, lock and card-notes say
+  reference, folder or test). catalog, report, openapi, odcs, lock and card-notes say
   where things are, not what a gate sees.
 - coverage: fail_under below the template's, branch off, and any omit, include,
   source or exclusion pattern beyond coverage's and the template's own;
@@ -60,7 +62,13 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from handoff_kit.config import KEYS, PYPROJECT, ConfigError, read_toml
+from handoff_kit.config import (
+    COVERAGE_KEYS,
+    KEYS,
+    PYPROJECT,
+    ConfigError,
+    read_toml,
+)
 from handoff_kit.report import Result
 
 TITLE = "Settings at the standard, or waived"
@@ -218,7 +226,16 @@ def handoff_settings(table: Mapping[str, Any]) -> list[Loosened]:
     """Thresholds, the promotion metric and the paths the gates read."""
     found = []
     template = TEMPLATE["handoff"]
+    for key in COVERAGE_KEYS:
+        # A floor: lower is looser; the template's is 0 where it sets none.
+        floor = template.get(key, 0)
+        value = table.get(key, 0)
+        number = _number(value)
+        if number is None or number < floor:
+            found.append(Loosened(f"handoff.{key}", value, f"at least {floor}"))
     for key, standard in template.items():
+        if key in COVERAGE_KEYS:
+            continue
         if isinstance(standard, int | float):
             # Every threshold there is a tolerance: higher is looser.
             value = table.get(key, float(str(KEYS[key][1])))
