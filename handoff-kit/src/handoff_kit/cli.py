@@ -14,6 +14,8 @@
                                    serve the model over HTTP (its API: the contract's)
     handoff openapi [--check]      write the API's OpenAPI document, or check it is current
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
+    handoff data-check [SOURCE]    check catalogued sources against their schemas;
+                                   a report per source for its owner (reports/data/)
     handoff secrets FILE...        fail on string literals given to secrets' names,
                                    and on allowlist pragmas without a reason
     handoff extract NOTEBOOK [--force] [--replace]
@@ -51,6 +53,7 @@ from handoff_kit import (
     candidate,
     catalog,
     config,
+    datacheck,
     gate,
     integrity,
     loosened,
@@ -489,6 +492,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="local[*]",
         help="Spark master when SPARK_REMOTE is unset (default: local[*])",
     )
+    data_check_command = commands.add_parser(
+        "data-check",
+        help="check catalogued sources against their schemas; write a report per "
+        "source for its owner (reports/data/<source>.md)",
+    )
+    data_check_command.add_argument(
+        "source",
+        nargs="?",
+        help="check only this source (default: every one with a schema)",
+    )
     secrets_command = commands.add_parser(
         "secrets",
         help="fail on string literals given to names that say secret, and on "
@@ -574,6 +587,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "settings": lambda: settings_check(settings),
         "promote": lambda: promote(settings, args),
         "secrets": lambda: secrets(settings, args.files),
+        "data-check": lambda: datacheck.run(settings, args.source),
         "gate": lambda: gate.run(
             settings,
             [g for g in gate.gates(settings) if g.name in (args.only or GATES)],
@@ -608,6 +622,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.ConfigError,
         registry.RegistryError,
         ScenarioError,
+        datacheck.DataCheckError,
     ) as error:
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
