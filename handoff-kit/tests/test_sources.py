@@ -82,7 +82,9 @@ def test_a_duckdb_table_or_query_loads_validated_like_a_csv(
 def test_a_duckdb_table_that_breaks_its_schema_is_refused(
     settings: config.Settings, warehouse: Path
 ) -> None:
-    write_entry(settings, "stock", "location: data/warehouse.duckdb\ntable: broken_houses\n")
+    write_entry(
+        settings, "stock", "location: data/warehouse.duckdb\ntable: broken_houses\n"
+    )
 
     with pytest.raises(ContractViolation, match="rooms: greater_than_or_equal_to"):
         load("stock", settings)
