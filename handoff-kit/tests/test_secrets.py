@@ -328,11 +328,13 @@ def test_a_catalog_entry_with_a_password_in_its_url_fails_the_scan(
         ("location: s3://bucket/x.csv\ncredentials_env: WAREHOUSE_URL\n", []),
         ("password: ${{ secrets.DB_PASSWORD }}\n", []),
         ("password: $DB_PASSWORD\nurl: postgresql://me:${DB_PASSWORD}@db/x\n", []),
+        ("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it}\nB_PASSWORD: ${B:-}\n", []),
+        ("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-<fake>}\n", ["1: POSTGRES_PASSWORD"]),
         ("token: ''\nkey: value\n", []),
         (f"password: <fake>  {PRAGMA} -- a fake for the docs\n", []),
         ("password: [unclosed\n", []),
     ],
-    ids=["key", "nested", "list", "url-in-text", "env-name", "actions", "placeholders", "empty", "pragma", "not-yaml"],
+    ids=["key", "nested", "list", "url-in-text", "env-name", "actions", "placeholders", "compose", "default", "empty", "pragma", "not-yaml"],
 )  # fmt: skip
 def test_yaml_values_under_secret_names_and_urls_with_passwords_fail(
     tmp_path: Path, text: str, found: list[str]

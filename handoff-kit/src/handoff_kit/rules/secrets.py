@@ -36,7 +36,8 @@ environment variable that holds such a URL in `credentials_env` instead.
 
 What passes: an empty string; a placeholder that reads the real value from
 elsewhere: `$NAME`, `${NAME}`, `%NAME%`, `{name}` (in Jinja's double braces
-too), `${{ secrets.NAME }}` (GitHub Actions), `<your token>`.
+too), `${{ secrets.NAME }}` (GitHub Actions), the shell's and Compose's
+`${NAME:?message}` and `${NAME:-}` (but not a default value), `<your token>`.
 Tests are held to the same rule: a fake in git is indistinguishable from a key
 (a low-entropy password is the case detect-secrets misses), so a test fake says
 so with detect-secrets' allowlist pragma and its reason (pragmas.py), which the
@@ -93,6 +94,7 @@ _ENV_CALLS = {"os.putenv", "os.getenv", "os.environ.get", "os.environ.setdefault
 _PLACEHOLDER = re.compile(
     r"\$\{\{[^{}]*\}\}"  # ${{ secrets.NAME }}
     r"|\$\{?[A-Za-z_]\w*\}?"  # $NAME, ${NAME}
+    r"|\$\{[A-Za-z_]\w*(?::?\?[^{}]*|:?-)\}"  # ${NAME:?message}, ${NAME:-}
     r"|%[A-Za-z_]\w*%"  # %NAME%
     r"|\{\{?[^{}]*\}?\}"  # {name}, and in double braces (Jinja)
     r"|<[^<>]*>"  # <your token>
