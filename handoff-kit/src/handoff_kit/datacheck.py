@@ -23,6 +23,7 @@ from pandera.errors import SchemaErrors
 
 from handoff_kit import catalog, config
 from handoff_kit.catalog import CatalogError, Source
+from handoff_kit.contracts import failures_of
 
 # Failing rows a report names per check.
 ROWS_SHOWN = 10
@@ -124,26 +125,17 @@ def _labels(frame: pd.DataFrame, id_column: str) -> pd.Series:
 
 
 def _failed_checks(cases: pd.DataFrame, labels: pd.Series) -> tuple[FailedCheck, ...]:
-    failures = []
-    for (column, check), group in cases.groupby(
-        ["column", "check"], sort=False, dropna=False
-    ):
-        if check in _COLUMN_CHECKS:
-            # pandera names the schema in `column` and the column in `failure_case`.
-            failures += [
-                FailedCheck(str(case), _COLUMN_CHECKS[str(check)], 0, (), ())
-                for case in group["failure_case"]
-            ]
-            continue
-        rows = group.dropna(subset=["index"])
-        shown = rows.drop_duplicates("index").head(ROWS_SHOWN)
-        ids = tuple(str(labels.get(index, index)) for index in shown["index"])
-        values = tuple(str(case) for case in group["failure_case"].head(3))
-        name = column if isinstance(column, str) else "(the table)"
-        failures.append(
-            FailedCheck(name, str(check), rows["index"].nunique(), ids, values)
+    """Each failing column and check, with its rows named by `labels`."""
+    return tuple(
+        FailedCheck(
+            failure.column,
+            _COLUMN_CHECKS.get(failure.check, failure.check),
+            len(failure.index),
+            tuple(str(labels.get(i, i)) for i in failure.index[:ROWS_SHOWN]),
+            () if failure.check in _COLUMN_CHECKS else failure.examples,
         )
-    return tuple(failures)
+        for failure in failures_of(cases)
+    )
 
 
 def markdown(outcome: Outcome, schema: str, settings: config.Settings) -> str:
