@@ -37,7 +37,8 @@ def kit_conftest() -> ModuleType:
     """The kit's test helpers (its sample project), importable from here."""
     sys.path[:0] = [str(KIT_TESTS / "sample_project")]
     spec = importlib.util.spec_from_file_location("kit_conftest", KIT_TESTS / "conftest.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -112,9 +113,7 @@ def put_duckdb(path: Path, frame: pd.DataFrame) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory, database: str, s3: str
-) -> Iterator[Path]:
+def project(tmp_path_factory: pytest.TempPathFactory, database: str, s3: str) -> Iterator[Path]:
     """The kit's sample project with the houses in all three kinds of source, each
     official, owned by the sales team; WAREHOUSE_URL holds the database's URL."""
     from sqlalchemy import make_url
@@ -124,10 +123,16 @@ def project(
     location = f"postgresql://{url.host}:{url.port}/{url.database}"
     catalog = root / "data/catalog"
     (catalog / "pg_houses.yml").write_text(
-        entry("pg_houses", f"location: {location}\ntable: public.houses\ncredentials_env: WAREHOUSE_URL\n")
+        entry(
+            "pg_houses",
+            f"location: {location}\ntable: public.houses\ncredentials_env: WAREHOUSE_URL\n",
+        )
     )
     (catalog / "duck_houses.yml").write_text(
-        entry("duck_houses", "location: data/warehouse.duckdb\nquery: SELECT * FROM houses ORDER BY house_id\n")
+        entry(
+            "duck_houses",
+            "location: data/warehouse.duckdb\nquery: SELECT * FROM houses ORDER BY house_id\n",
+        )
     )
     (catalog / "s3_houses.yml").write_text(
         entry("s3_houses", f"location: s3://{BUCKET}/houses.parquet\n")
@@ -145,7 +150,7 @@ def put_all(root: Path, database: str, frame: pd.DataFrame) -> None:
     put_s3(frame)
 
 
-def settings(root: Path):  # noqa: ANN201  # handoff_kit.config.Settings
+def settings(root: Path):  # handoff_kit.config.Settings, imported in the test
     from handoff_kit import config
 
     return config.load(root)
@@ -194,7 +199,10 @@ def test_a_planted_bad_row_in_each_official_source_reaches_its_owner_and_fails(
     assert status == 1, "official sources that break their contract must fail data-check"
     for name in KINDS:
         report = (project / f"reports/data/{name}.md").read_text()
-        assert "**Broken**: 2 checks of the contract schema `Features` fail, in 20 rows read." in report, report
+        assert (
+            "**Broken**: 2 checks of the contract schema `Features` fail, in 20 rows read."
+            in report
+        ), report
         assert "| rooms | greater_than_or_equal_to(0) | 2 | h04, h11 | -3, -3 |" in report, report
         assert "| kind | isin(['flat', 'house']) | 1 | h11 | boat |" in report, report
     out = capsys.readouterr().out

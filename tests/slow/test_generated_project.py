@@ -420,9 +420,17 @@ def test_make_data_check_reports_the_warehouse_table_to_its_owner_and_fails_on_a
     try:
         project.run("uv", "run", "--frozen", "python", "-m", f"{package}.data")
         passed = project.make("data-check", check=False)
-        assert passed.returncode == 0, f"make data-check failed on the example:\n{passed.stdout}{passed.stderr}"
-        assert "customers_warehouse (official, owner crm-data-team): passed (5000 rows)" in passed.stdout
-        assert "**Passed**: all 5000 rows follow the contract schema `Customers`." in report.read_text()
+        assert passed.returncode == 0, (
+            f"make data-check failed on the example:\n{passed.stdout}{passed.stderr}"
+        )
+        assert (
+            "customers_warehouse (official, owner crm-data-team): passed (5000 rows)"
+            in passed.stdout
+        )
+        assert (
+            "**Passed**: all 5000 rows follow the contract schema `Customers`."
+            in report.read_text()
+        )
 
         project.run("uv", "run", "--frozen", "python", "-c", PLANT_BAD_ROWS)
         entry.write_text(entry.read_text().replace(
@@ -430,7 +438,9 @@ def test_make_data_check_reports_the_warehouse_table_to_its_owner_and_fails_on_a
             f"known_issues:\n  - {{what: {ISSUE}, found_by: ds-team, date: 2026-12-01, status: open}}",
         ))  # fmt: skip
         failed = project.make("data-check", "SOURCE=customers_warehouse", check=False)
-        gated = project.run("uv", "run", "--frozen", "handoff", "gate", "--only", "catalog", check=False)
+        gated = project.run(
+            "uv", "run", "--frozen", "handoff", "gate", "--only", "catalog", check=False
+        )
     finally:
         (project.path / "data/warehouse.duckdb").unlink(missing_ok=True)
 
