@@ -81,8 +81,8 @@ kit: dev ## The handoff kit: its unit tests with a 90% coverage floor, mypy --st
 
 # MLflow's tests (test_mlflow.py is left out so that MLflow is not even imported) and
 # coverage wait for `make kit`, which CI runs.
-kit-fast: dev ## The handoff kit's unit tests without MLflow's and without coverage (seconds).
-	cd handoff-kit && $(UV) run --project .. pytest -n 2 --no-cov -m "not mlflow" --ignore tests/test_mlflow.py
+kit-fast: dev ## The handoff kit's unit tests without MLflow's, S3's and coverage (seconds).
+	cd handoff-kit && $(UV) run --project .. pytest -n 2 --no-cov -m "not mlflow and not s3" --ignore tests/test_mlflow.py
 
 lint: dev ## Lint and format-check the template repository's own Python code.
 	$(UV) run ruff check hooks tests bench handoff-kit

@@ -128,7 +128,7 @@ def test_a_source_without_schema_loads_as_it_is(
     [
         ("survey", {}, r"^'survey' is an unofficial source \(.*survey.yml\): production code uses official sources only; ask its owner, bob@example.com, to make it official$"),
         ("sheet", {"location": "data/sheet.xlsx"}, r"sheet.yml: no reader for '.xlsx' files \(known: .csv, .parquet\)$"),
-        ("missing", {"location": "data/missing.csv"}, r"^'missing' has no data at data/missing.csv: Houses on the market, and whether they sold.$"),
+        ("missing", {"location": "data/missing.csv"}, r"^'missing' \(owner ada@example.com\) has no data at data/missing.csv: Houses on the market, and whether they sold.$"),
         ("nowhere", None, r"^'nowhere' is not in the data catalog \(.*catalog\): add a file for it$"),
     ],
     ids=["unofficial", "format", "no-data", "not-catalogued"],

@@ -270,7 +270,7 @@ def test_one_failure_found_by_three_gates_is_shown_once() -> None:
     )
 
     assert report.count("E       assert 0.7 < 0.5") == 1
-    assert report.count("## ") == 2, "one details section, and the debts"
+    assert report.count("## ") == 3, "one details section, and the two of debts"
     assert (
         "| Acceptance scenarios | FAIL | `pytest` failed (the same failure as Tests "
         "and coverage: details there) |" in report

@@ -1256,3 +1256,71 @@ def test_a_connection_handed_around_is_found(
         "handed.py:5: hands sqlite3.connect() around without calling it, so the gate "
         f"cannot see what it reads; {INSTEAD}",
     ]
+
+
+@pytest.mark.parametrize(
+    ("code", "found"),
+    [
+        ('import sqlalchemy\n\ne = sqlalchemy.create_engine("postgresql://db/sales")\n',
+         "sqlalchemy.create_engine(): 'postgresql://db/sales' is a location outside the data catalog"),
+        ('from sqlalchemy import create_engine as ce\n\ne = ce(url="postgresql+psycopg://db/x")\n',
+         "sqlalchemy.create_engine(): 'postgresql+psycopg://db/x' is a location outside"),
+        ('import duckdb\n\nc = duckdb.connect("data/warehouse.duckdb", read_only=True)\n',
+         "duckdb.connect(): 'data/warehouse.duckdb' is a path outside the data catalog"),
+        ('import pandas\n\nf = pandas.read_sql("SELECT 1", "postgresql://db/x")\n',
+         "pandas.read_sql(): its query reads a database the catalog does not name"),
+        ("import s3fs\n\nfs = s3fs.S3FileSystem(anon=True)\n",
+         "s3fs.S3FileSystem(): a filesystem reads whatever path the code gives it"),
+        ('from s3fs.core import S3FileSystem as S3\n\nS3().cat("s3://b/x.csv")\n',
+         "s3fs.core.S3FileSystem(): a filesystem reads whatever path"),
+        ('import fsspec\n\nfs = fsspec.filesystem("s3")\n',
+         "fsspec.filesystem(): a filesystem reads whatever path"),
+        ('import fsspec.core\n\nfs, path = fsspec.core.url_to_fs("s3://b/x.csv")\n',
+         "fsspec.core.url_to_fs(): a filesystem reads whatever path"),
+    ],
+    ids=["create_engine", "create_engine-alias", "duckdb", "read_sql", "s3fs", "s3fs-core", "fsspec", "url_to_fs"],
+)  # fmt: skip
+def test_the_catalogs_database_and_object_store_readers_are_reads_outside_the_loader(
+    settings: config.Settings, sources: dict[str, Source], code: str, found: str
+) -> None:
+    findings = scan(settings, sources, warehouse=code)
+
+    assert len(findings) == 1, f"one read expected, found {findings}"
+    assert findings[0].startswith(
+        f"warehouse.py:3: reads data directly with {found}"
+    ), findings
+
+
+def test_a_database_location_the_catalog_names_points_at_its_source(
+    settings: config.Settings, sources: dict[str, Source]
+) -> None:
+    for name, location in [
+        ("sales", "postgresql://db/sales"),
+        ("stock", "data/w.duckdb"),
+    ]:
+        entry = settings.catalog / f"{name}.yml"
+        entry.write_text(
+            f"name: {name}\ndescription: d\nowner: o\ntier: gold\nstatus: official\n"
+            f"location: {location}\nschema: null\ntable: {name}\n"
+        )
+    catalogued = read_catalog(settings.catalog, contract_schemas(settings))
+
+    findings = scan(
+        settings,
+        catalogued,
+        warehouse="""\
+        import duckdb
+        import sqlalchemy
+
+        e = sqlalchemy.create_engine("postgresql://db/sales")
+        c = duckdb.connect("data/w.duckdb")
+        """,
+    )
+
+    assert findings == [
+        "warehouse.py:4: reads data directly with sqlalchemy.create_engine(): "
+        "'postgresql://db/sales' is the official source 'sales'; load it with "
+        'catalog.load("sales") instead',
+        "warehouse.py:5: reads data directly with duckdb.connect(): 'data/w.duckdb' "
+        "is the official source 'stock'; load it with catalog.load(\"stock\") instead",
+    ]

@@ -228,6 +228,8 @@ def test_a_pragma_without_a_reason_is_a_finding_and_waives_nothing(
     no_reason = "a secret allowlist pragma needs a reason on its line, after ' -- '"
     assert [finding.split(" (")[0] for finding in findings] == [
         f"deploy/values.yaml:1: {no_reason}",
+        "deploy/values.yaml:1: password is given a literal value: a secret in git "
+        "stays in its history; read it from the environment",
         f"package/keys.py:1: {no_reason}",
         f"package/keys.py:1: API_KEY {GIVEN}; read it from the environment",
     ], "each pragma without a reason fails, wherever it is, and waives nothing"
@@ -293,3 +295,54 @@ def test_the_hygiene_row_lists_every_allowlisted_secret_with_its_reason(
     assert passed.reason == f"`true` passed; {listed}"
     assert not failed.passed
     assert failed.reason.endswith(listed), "a failed row lists them too"
+
+
+def test_a_catalog_entry_with_a_password_in_its_url_fails_the_scan(
+    tmp_path: Path,
+) -> None:
+    entry = plant(
+        tmp_path,
+        "data/catalog/sales.yml",
+        """\
+        name: sales
+        location: postgresql://analyst:<fake>@db.example.com/sales
+        table: orders
+        """,
+    )
+
+    assert scan(tmp_path, entry) == [
+        "data/catalog/sales.yml:2: postgresql://analyst:***@db.example.com/sales "
+        "holds a password: a secret in git stays in its history; put the URL in an "
+        "environment variable (a catalog entry names it in credentials_env), or mark "
+        "a fake with detect-secrets' allowlist pragma and ' -- <reason>'"
+    ], "the password must be found, and never shown"
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("password: <fake>\n", ["1: password"]),
+        ("warehouse:\n  aws_secret_access_key: <fake>\n", ["2: aws_secret_access_key"]),
+        ("steps:\n- env:\n    API_TOKEN: <fake>\n", ["3: API_TOKEN"]),
+        ("script:\n- psql postgres://me:<fake>@db/x -c 'SELECT 1'\n", ["2: postgres://me:***@db/x"]),
+        ("location: s3://bucket/x.csv\ncredentials_env: WAREHOUSE_URL\n", []),
+        ("password: ${{ secrets.DB_PASSWORD }}\n", []),
+        ("password: $DB_PASSWORD\nurl: postgresql://me:${DB_PASSWORD}@db/x\n", []),
+        ("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set it}\nB_PASSWORD: ${B:-}\n", []),
+        ("POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-<fake>}\n", ["1: POSTGRES_PASSWORD"]),
+        ("token: ''\nkey: value\n", []),
+        (f"password: <fake>  {PRAGMA} -- a fake for the docs\n", []),
+        ("password: [unclosed\n", []),
+    ],
+    ids=["key", "nested", "list", "url-in-text", "env-name", "actions", "placeholders", "compose", "default", "empty", "pragma", "not-yaml"],
+)  # fmt: skip
+def test_yaml_values_under_secret_names_and_urls_with_passwords_fail(
+    tmp_path: Path, text: str, found: list[str]
+) -> None:
+    file = plant(tmp_path, "ci.yml", text)
+
+    findings = scan(tmp_path, file)
+
+    assert [f.partition(" is given")[0].partition(" holds")[0] for f in findings] == [
+        f"ci.yml:{where}" for where in found
+    ]

@@ -441,3 +441,61 @@ def test_make_sbom_lists_every_runtime_package_of_the_lock_as_cyclonedx(
     )
     # Development tools and the whole MLflow are in the lock, not in production.
     assert not {"pytest", "mypy", "jupyterlab", "mlflow", "flask"} & listed, sorted(listed)
+
+
+# Two rows of the worked example's warehouse table get a negative tenure.
+PLANT_BAD_ROWS = (
+    "import duckdb\n"
+    "with duckdb.connect('data/warehouse.duckdb') as warehouse:\n"
+    "    warehouse.execute('UPDATE customers SET tenure_months = -1 WHERE rowid IN (3, 7)')\n"
+)
+ISSUE = "Tenure resets to zero after a plan change"
+
+
+def test_make_data_check_reports_the_warehouse_table_to_its_owner_and_fails_on_a_bad_row(
+    default_project: Project,
+) -> None:
+    """The worked example's official DuckDB source: once the example data is made,
+    `make data-check` passes; a bad row planted in the table fails it, and
+    the owner's report counts and names the rows. An open known issue in the entry
+    reaches the owner's report and the handoff report's debts."""
+    project = default_project
+    report = project.path / "reports/data/customers_warehouse.md"
+    entry = project.path / "data/catalog/customers_warehouse.yml"
+    package = answers(project.path)["package_name"]
+    try:
+        project.run("uv", "run", "--frozen", "python", "-m", f"{package}.data")
+        passed = project.make("data-check", check=False)
+        assert passed.returncode == 0, (
+            f"make data-check failed on the example:\n{passed.stdout}{passed.stderr}"
+        )
+        assert (
+            "customers_warehouse (official, owner crm-data-team): passed (5000 rows)"
+            in passed.stdout
+        )
+        assert (
+            "**Passed**: all 5000 rows follow the contract schema `Customers`."
+            in report.read_text()
+        )
+
+        project.run("uv", "run", "--frozen", "python", "-c", PLANT_BAD_ROWS)
+        entry.write_text(entry.read_text().replace(
+            "known_issues: []",
+            f"known_issues:\n  - {{what: {ISSUE}, found_by: ds-team, date: 2026-12-01, status: open}}",
+        ))  # fmt: skip
+        failed = project.make("data-check", "SOURCE=customers_warehouse", check=False)
+        gated = project.run(
+            "uv", "run", "--frozen", "handoff", "gate", "--only", "catalog", check=False
+        )
+    finally:
+        (project.path / "data/warehouse.duckdb").unlink(missing_ok=True)
+
+    assert failed.returncode != 0, "a broken official source passed make data-check"
+    text = report.read_text()
+    assert "To: crm-data-team, owner of `customers_warehouse`" in text, text
+    assert "| tenure_months | greater_than_or_equal_to(0) | 2 | 3, 7 | -1, -1 |" in text, text
+    assert "- Location: data/warehouse.duckdb, table customers" in text
+    assert f"## Open known issues\n\n- {ISSUE} (found by ds-team, 2026-12-01; open)" in text
+    assert gated.returncode == 0, gated.stdout
+    debts = (project.path / "reports/handoff.md").read_text()
+    assert f"- `customers_warehouse` (owner crm-data-team): {ISSUE}" in debts, debts

@@ -17,6 +17,8 @@
                                    write the contract's ODCS files (contracts/), or
                                    check the committed ones are current
     handoff score INPUT OUTPUT [--model URI]   score a Parquet directory with Spark
+    handoff data-check [SOURCE]    check catalogued sources against their schemas;
+                                   a report per source for its owner (reports/data/)
     handoff secrets FILE...        fail on string literals given to secrets' names,
                                    and on allowlist pragmas without a reason
     handoff audit [--uv COMMAND] [--service-url URL] [--no-index]
@@ -58,6 +60,7 @@ from handoff_kit import (
     candidate,
     catalog,
     config,
+    datacheck,
     gate,
     integrity,
     loosened,
@@ -534,6 +537,16 @@ def build_parser() -> argparse.ArgumentParser:
         default="local[*]",
         help="Spark master when SPARK_REMOTE is unset (default: local[*])",
     )
+    data_check_command = commands.add_parser(
+        "data-check",
+        help="check catalogued sources against their schemas; write a report per "
+        "source for its owner (reports/data/<source>.md)",
+    )
+    data_check_command.add_argument(
+        "source",
+        nargs="?",
+        help="check only this source (default: every one with a schema)",
+    )
     secrets_command = commands.add_parser(
         "secrets",
         help="fail on string literals given to names that say secret, and on "
@@ -660,6 +673,7 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "promote": lambda: promote(settings, args),
         "secrets": lambda: secrets(settings, args.files),
         "audit": lambda: audit_lock(settings, args),
+        "data-check": lambda: datacheck.run(settings, args.source),
         "gate": lambda: gate.run(
             settings,
             [g for g in gate.gates(settings) if g.name in (args.only or GATES)],
@@ -694,6 +708,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.ConfigError,
         registry.RegistryError,
         ScenarioError,
+        datacheck.DataCheckError,
     ) as error:
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_UNUSABLE

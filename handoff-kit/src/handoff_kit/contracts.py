@@ -49,6 +49,8 @@ class Failure:
     check: str
     rows: int
     examples: tuple[str, ...]
+    # The failing rows' index labels, each once, in order (none for a column's type).
+    index: tuple[object, ...] = ()
 
     def __str__(self) -> str:
         if self.check in _COLUMN_CHECKS:
@@ -299,6 +301,12 @@ def validator(schema: type[pa.DataFrameModel]) -> Validator:
     return found
 
 
+def failures_of(cases: pd.DataFrame) -> list[Failure]:
+    """pandera's failure cases (SchemaErrors.failure_cases) as one Failure per
+    column and check, in order."""
+    return _failures(cases)
+
+
 def _failures(cases: pd.DataFrame) -> list[Failure]:
     failures: list[Failure] = []
     for (column, check), group in cases.groupby(
@@ -311,7 +319,10 @@ def _failures(cases: pd.DataFrame) -> list[Failure]:
             )
             continue
         examples = tuple(str(case) for case in group["failure_case"].head(_EXAMPLES))
-        failures.append(Failure(str(column), str(check), len(group), examples))
+        index = tuple(group["index"].dropna().drop_duplicates())
+        # A check of the whole frame has no column.
+        name = column if isinstance(column, str) else "(the table)"
+        failures.append(Failure(name, str(check), len(group), examples, index))
     return failures
 
 

@@ -22,6 +22,7 @@ from handoff_kit import (
     candidate,
     catalog,
     contract_coverage,
+    datacheck,
     enforcement,
     integrity,
     loosened,
@@ -630,12 +631,13 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
             settings.catalog, catalog.contract_schemas(settings)
         )
         debts = research_debts(settings.research, sources, settings.root)
+        issues = datacheck.open_issues(list(sources.values()))
     except Exception:  # The catalog and contract gates report it.
-        debts = []
+        debts, issues = [], []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
     report = project_relative(
-        markdown(results, debts, about, next_step(selected, results)), settings.root
+        markdown(results, debts, about, next_step(selected, results), issues), settings.root
     )
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)

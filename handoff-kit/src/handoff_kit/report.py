@@ -163,9 +163,10 @@ def markdown(
     debts: Sequence[Debt],
     about: str = "",
     next_step: str = "",
+    issues: Sequence[str] = (),
 ) -> str:
     """The report, ready to paste into a pull request; `about` says what was checked,
-    `next_step` what to run now."""
+    `next_step` what to run now, `issues` the open known issues of catalogued data."""
     failed = [result for result in results if not result.passed]
     run = [result for result in results if result.exercised]
     idle = [result.gate for result in results if not result.exercised]
@@ -209,6 +210,8 @@ def markdown(
         lines.append(f"| {r.gate} | {r.outcome} | {_cell(reason)} |")
     lines += ["", "## Debts: unofficial data used in research/", ""]
     lines += [f"- {debt}" for debt in debts] or ["None."]
+    lines += ["", "## Debts: open known issues of catalogued data", ""]
+    lines += [f"- {issue}" for issue in issues] or ["None."]
     return "\n".join([*lines, *sections]) + "\n"
 
 

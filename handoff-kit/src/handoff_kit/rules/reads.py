@@ -47,6 +47,19 @@ CONNECTS = (
     "*.**.create_async_engine",
     "*.**.create_pool",
 )
+# What makes a filesystem of an object store (or of any fsspec protocol): its
+# methods (open, cat, get, ...) read whatever path the code gives them later.
+FILESYSTEMS = (
+    "fsspec.filesystem",
+    "fsspec.**.url_to_fs",
+    "fsspec.get_mapper",
+    "fsspec.**.AbstractFileSystem",
+    "s3fs.**.S3FileSystem",
+    "s3fs.**.S3File",
+    "s3fs.**.S3Map",
+    "gcsfs.**.GCSFileSystem",
+    "adlfs.**.AzureBlobFileSystem",
+)
 # Connections whose database, when the call names none, lives in memory
 # (DuckDB's documented default); sqlite3 needs one, psycopg's is a server.
 MEMORY_BY_DEFAULT = {"duckdb.connect"}
@@ -144,6 +157,7 @@ READERS: dict[str, int | None] = {
     # whose type the code does not say is no connection. A database that lives in
     # memory holds no data: it passes (IN_MEMORY).
     **dict.fromkeys(CONNECTS, None),
+    **dict.fromkeys(FILESYSTEMS, None),
 }
 
 # The packages that hold readers (and builtins): looking a name up in one of them
@@ -324,12 +338,15 @@ class _Reads(Check):
                 )
             if pattern in CONNECTS:
                 return self._connect_read(call, name, scope)
-            if _SQL_READS.fullmatch(name.rpartition(".")[2]):
-                return (
-                    f"reads data directly with {name}(): its query reads a database "
-                    f"the catalog does not name; {_SOME_SOURCE}"
+            if pattern in FILESYSTEMS:
+                location = (
+                    "a filesystem reads whatever path the code gives it, which the "
+                    f"catalog does not name; {_SOME_SOURCE}"
                 )
-            location = self.describe(self._first_location(call, scope))
+            elif _SQL_READS.fullmatch(name.rpartition(".")[2]):
+                location = f"its query reads a database the catalog does not name; {_SOME_SOURCE}"
+            else:
+                location = self.describe(self._first_location(call, scope))
             return f"reads data directly with {_shown(name)}(): {location}"
         return None
 

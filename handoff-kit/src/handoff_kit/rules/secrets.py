@@ -29,9 +29,15 @@ PRIVATE_KEY, SECRET_KEY, ACCESS_KEY...), or PWD and PASS after another word
 (`DBPASSWORD`). A name about a secret is no secret: TOKEN_URL, PASSWORD_FILE,
 SECRET_NAME, AWS_ACCESS_KEY_ID.
 
+YAML files (a catalog entry, a CI workflow) are read as YAML: a key that says
+secret given a literal value fails, and so does any value that is a URL with a
+password in its user part (a database URL, say): a catalog entry names the
+environment variable that holds such a URL in `credentials_env` instead.
+
 What passes: an empty string; a placeholder that reads the real value from
 elsewhere: `$NAME`, `${NAME}`, `%NAME%`, `{name}` (in Jinja's double braces
-too), `<your token>`.
+too), `${{ secrets.NAME }}` (GitHub Actions), the shell's and Compose's
+`${NAME:?message}` and `${NAME:-}` (but not a default value), `<your token>`.
 Tests are held to the same rule: a fake in git is indistinguishable from a key
 (a low-entropy password is the case detect-secrets misses), so a test fake says
 so with detect-secrets' allowlist pragma and its reason (pragmas.py), which the
@@ -43,8 +49,11 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
 
 from handoff_kit.rules.pragmas import Allowlisted, secret_pragmas, waiving_pragma
 from handoff_kit.rules.walker import TOO_DEEP, Check, Finding, Module, Package, Walker
@@ -83,10 +92,18 @@ _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 _SETTER_METHODS = {"setdefault", "setenv", "putenv", "__setitem__"}
 _ENV_CALLS = {"os.putenv", "os.getenv", "os.environ.get", "os.environ.setdefault"}
 _PLACEHOLDER = re.compile(
-    r"\$\{?[A-Za-z_]\w*\}?"  # $NAME, ${NAME}
+    r"\$\{\{[^{}]*\}\}"  # ${{ secrets.NAME }}
+    r"|\$\{?[A-Za-z_]\w*\}?"  # $NAME, ${NAME}
+    r"|\$\{[A-Za-z_]\w*(?::?\?[^{}]*|:?-)\}"  # ${NAME:?message}, ${NAME:-}
     r"|%[A-Za-z_]\w*%"  # %NAME%
     r"|\{\{?[^{}]*\}?\}"  # {name}, and in double braces (Jinja)
     r"|<[^<>]*>"  # <your token>
+)
+_YAML_SUFFIXES = {".yml", ".yaml"}
+_URL_MESSAGE = (
+    "{url} holds a password: a secret in git stays in its history; put the URL in an "
+    "environment variable (a catalog entry names it in credentials_env), or mark a "
+    "fake with detect-secrets' allowlist pragma and ' -- <reason>'"
 )
 _MESSAGE = (
     "{name} is given a string literal: a secret in git stays in its history; read "
@@ -154,7 +171,69 @@ def scan_secrets(
             findings += _literals(shown, [(None, text)])
         elif path.suffix == ".ipynb":
             findings += _literals(shown, _cells(text))
+        elif path.suffix in _YAML_SUFFIXES:
+            findings += _yaml_secrets(shown, text)
     return sorted(findings, key=lambda f: (str(f.file), f.cell or 0, f.line)), pragmas
+
+
+def _yaml_secrets(shown: Path, text: str) -> list[Finding]:
+    """A YAML file's literal values under keys that say secret, and its URLs with
+    a password, each on its line; a pragma with a reason waives one."""
+    lines = text.splitlines()
+    findings = []
+    try:
+        for document in yaml.compose_all(text, Loader=yaml.SafeLoader):
+            for line, message in _yaml_nodes(document):
+                if waiving_pragma(lines, line) is None:
+                    findings.append(Finding(shown, line, message))
+    except yaml.YAMLError:
+        return []  # Not YAML: the file's own checks say so.
+    return findings
+
+
+def _yaml_nodes(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
+    """(line, message) for each secret under `node`."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if (
+                isinstance(name, str)
+                and isinstance(value, yaml.ScalarNode)
+                and value.tag.endswith(":str")
+                and says_secret(name)
+                and is_literal_secret(ast.Constant(value.value))
+            ):
+                shown = json.dumps(name)
+                yield (
+                    value.start_mark.line + 1,
+                    _MESSAGE.format(name=name, shown=shown).replace(
+                        "string literal", "literal value"
+                    ),
+                )
+            else:
+                yield from _yaml_nodes(key)
+                yield from _yaml_nodes(value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _yaml_nodes(item)
+    elif isinstance(node, yaml.ScalarNode) and isinstance(node.value, str):
+        for word in node.value.split():
+            url = _url_with_password(word)
+            if url is not None:
+                yield node.start_mark.line + 1, _URL_MESSAGE.format(url=url)
+
+
+def _url_with_password(text: str) -> str | None:
+    """`text` with its password masked, if it is a URL with a literal password."""
+    if "://" not in text or "@" not in text:
+        return None
+    try:
+        password = urlsplit(text).password
+    except ValueError:
+        return None
+    if not password or _PLACEHOLDER.fullmatch(password):
+        return None
+    return text.replace(f":{password}@", ":***@", 1)
 
 
 def _cells(text: str) -> list[tuple[int | None, str]]:
