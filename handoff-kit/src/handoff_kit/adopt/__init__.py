@@ -643,8 +643,9 @@ def _commit(root: Path, message: str) -> None:
 
 
 def _make(root: Path, *targets: str) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}
-    env.pop("VIRTUAL_ENV", None)
+    # The project's own environment, not the one `uv run` started this in.
+    outer = ("MAKE", "MFLAGS", "VIRTUAL_ENV", "UV_RUN")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(outer) and k != "UV"}
     said = subprocess.run(  # noqa: S603
         ["make", "--no-print-directory", *targets],  # noqa: S607
         cwd=root,
