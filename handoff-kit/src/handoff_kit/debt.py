@@ -208,6 +208,7 @@ def measure_coverage(
         subprocess.run(  # noqa: S603  # This environment's pytest.
             [
                 sys.executable,
+                "-P",  # As the pytest command: the project's folder is not on sys.path.
                 "-m",
                 "pytest",
                 "-q",
@@ -336,13 +337,14 @@ def check_tests(root: Path, args: Sequence[str] = ()) -> int:
     baseline = read(root)
     if baseline is None or baseline.coverage is None:
         return subprocess.run(  # noqa: S603  # This environment's pytest.
-            [sys.executable, "-m", "pytest", *args], cwd=root, check=False
+            [sys.executable, "-P", "-m", "pytest", *args], cwd=root, check=False
         ).returncode
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "coverage.json"
         status = subprocess.run(  # noqa: S603  # This environment's pytest.
             [
                 sys.executable,
+                "-P",  # As the pytest command: the project's folder is not on sys.path.
                 "-m",
                 "pytest",
                 f"--cov-fail-under={baseline.coverage}",
@@ -416,3 +418,19 @@ def grown(root: Path) -> list[str]:
             f"(recorded: {original.coverage}); it only rises"
         )
     return found
+
+
+def report_lines(root: Path) -> list[str]:
+    """The handoff report's section on the remaining debt (none: no lines)."""
+    try:
+        baseline = read(root)
+    except DebtError as error:
+        return [f"- {error}"]
+    if baseline is None:
+        return []
+    lines = [f"Left in {BASELINE}: {baseline.summary()}."]
+    for tool in TOOLS:
+        for file, rules in sorted(baseline.counts.get(tool, {}).items()):
+            listed = ", ".join(f"{rule} x{n}" for rule, n in sorted(rules.items()))
+            lines.append(f"- {tool}: `{file}`: {listed}")
+    return lines

@@ -21,6 +21,7 @@ from handoff_kit import (
     api,
     candidate,
     catalog,
+    debt,
     enforcement,
     integrity,
     loosened,
@@ -589,7 +590,13 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
         debts = []
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
-    report = markdown(results, debts, about, next_step(selected, results))
+    report = markdown(
+        results,
+        debts,
+        about,
+        next_step(selected, results),
+        debt.report_lines(settings.root),
+    )
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)
     print(report)

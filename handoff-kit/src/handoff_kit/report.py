@@ -128,6 +128,7 @@ def markdown(
     debts: Sequence[Debt],
     about: str = "",
     next_step: str = "",
+    adoption_debt: Sequence[str] = (),
 ) -> str:
     """The report, ready to paste into a pull request; `about` says what was checked,
     `next_step` what to run now."""
@@ -174,6 +175,9 @@ def markdown(
         lines.append(f"| {r.gate} | {r.outcome} | {_cell(reason)} |")
     lines += ["", "## Debts: unofficial data used in research/", ""]
     lines += [f"- {debt}" for debt in debts] or ["None."]
+    if adoption_debt:  # An adopted project's baseline (handoff_kit/debt.py).
+        lines += ["", "## Debt baseline: what the code had when it was adopted", ""]
+        lines += adoption_debt
     return "\n".join([*lines, *sections]) + "\n"
 
 

@@ -634,11 +634,6 @@ def write_report(result: Audit) -> Path:
 
 def _commit(root: Path, message: str) -> None:
     git(root, "add", "-A")
-    for move in result.moves:  # The folders the moves emptied.
-        for folder in (root / move.source).parents:
-            if folder == root or not folder.is_dir() or any(folder.iterdir()):
-                break
-            folder.rmdir()
     git(root, "commit", "--quiet", "--no-verify", "-m", message)
 
 
@@ -731,6 +726,11 @@ def _apply(  # noqa: PLR0913
             git(root, "rm", "--cached", "--quiet", move.source)
             if move.destination != move.source:
                 (root / move.source).rename(root / move.destination)
+    for move in result.moves:  # The folders the moves emptied.
+        for folder in (root / move.source).parents:
+            if folder == root or not folder.is_dir() or any(folder.iterdir()):
+                break
+            folder.rmdir()
     git(
         root,
         "commit",
