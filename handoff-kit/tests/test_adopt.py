@@ -6,13 +6,14 @@ repositories: the template's tests/slow/test_adopt.py.)"""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 import tomlkit
 
-from handoff_kit import cli
+from handoff_kit import adopt, cli
 from handoff_kit.adopt import infer, merge, plan
 
 TEMPLATE = Path(__file__).resolve().parents[2]
@@ -344,3 +345,82 @@ def test_data_that_is_not_name_value_is_refused(
 ) -> None:
     repo = repository(tmp_path, {"a.py": ""})
     assert "NAME=VALUE" in adopt_fails(repo, capsys, "--data", "oops")
+
+
+# --- The audit, with the tools' measurements left out (the slow tier runs them) ------------
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The template's working tree without git: Copier renders it without a clone."""
+    copy = tmp_path_factory.mktemp("template")
+    ignore = shutil.ignore_patterns("__pycache__", "tests", ".*_cache")
+    for name in ("copier.yml", "template", "hooks"):
+        source = TEMPLATE / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=ignore)
+        else:
+            shutil.copy2(source, copy / name)
+    return copy
+
+
+def test_the_audit_plans_moves_collisions_and_next_steps(
+    tmp_path: Path,
+    template: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def measured(_assembled: Path, _formatter: str, debt: adopt.Debt) -> None:
+        debt.lint.update({"package/src/fraud/model.py": 2})
+        debt.coverage = 41.0
+
+    monkeypatch.setattr(adopt, "_measure", measured)
+    repo = repository(
+        tmp_path,
+        {
+            "setup.py": 'from setuptools import setup\nsetup(name="fraud-detector", '
+            'packages=["fraud"], author="Risk", author_email="risk@example.com")\n',
+            "fraud/__init__.py": '__version__ = "0.3.0"\n',
+            "fraud/model.py": "def score(x):\n    return x\n",
+            "README.md": "# Fraud\n",
+            "Makefile": "lint:\n\tflake8\n",
+            ".gitignore": ".venv\n",
+            "requirements.txt": "pandas\n",
+            "eda.ipynb": '{"cells": [{"cell_type": "code", "outputs": [{"text": "1"}]}]}',
+            "sample.csv": "a\n1\n",
+            "config.py": 'API_TOKEN = "hunter22hunter22"\n',
+        },
+    )
+    assert cli.main(["adopt", str(repo), "--template", str(template)]) == 0
+    assert "Wrote" in capsys.readouterr().out
+    report = (repo / adopt.REPORT).read_text()
+    for expected in [
+        "| project_name | `fraud-detector` | setup.py setup(name=...) |",
+        "| `fraud/model.py` | `package/src/fraud/model.py` | package code |",
+        "| `sample.csv` | `data/sample.csv` | data (untracked) |",
+        "| `config.py` | `research/scripts/config.py` | scratch code |",
+        "| `Makefile` | kept, with `include standards/tasks.mk` |",
+        "| `package/src/fraud/__init__.py` | kept: the team's version",
+        "- Makefile: target lint renamed old-lint",
+        "`package/src/fraud/training.py`",
+        "- lint errors (ruff): 2 in 1 files",
+        "- coverage: 41.0%",
+        "- notebooks with outputs in git: 1",
+        "- secrets found: 1",
+        "data/catalog/sample.yml",
+    ]:
+        assert expected in report, f"ADOPTION.md lacks {expected!r}:\n{report}"
+    status = subprocess.run(
+        ["git", "status", "--porcelain"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert status == "?? ADOPTION.md\n", "the audit writes ADOPTION.md and nothing else"
+    assert cli.main(["adopt", str(repo), "--template", str(template)]) == 0, (
+        "its own report does not make the tree dirty"
+    )
+    assert (repo / adopt.REPORT).read_text() == report, (
+        "a second audit gives other bytes"
+    )
