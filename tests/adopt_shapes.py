@@ -341,7 +341,7 @@ def poetry(repo: Path, env: Mapping[str, str]) -> None:
         repo,
         env,
         {
-            f"tests/test_features.py": TEST_FEATURES.format(package=package),
+            "tests/test_features.py": TEST_FEATURES.format(package=package),
             "notebooks/forecast.ipynb": EXPLORE,
         },
         "Tests and a notebook",
