@@ -76,9 +76,7 @@ def test_the_audit_writes_only_its_report_the_same_bytes_twice(
     )
 
 
-def test_a_poetry_project_is_audited_from_its_poetry_tables(
-    template: Path, tmp_path: Path
-) -> None:
+def test_a_poetry_project_is_audited_from_its_poetry_tables(template: Path, tmp_path: Path) -> None:
     poetry = shape("poetry", tmp_path)
     adopt(poetry, template)
     report = (poetry.path / "ADOPTION.md").read_text()
