@@ -230,3 +230,35 @@ def test_a_baseline_in_a_project_made_by_copier_copy_fails(tmp_path: Path) -> No
     assert debt.grown(root)[0].startswith(
         "debt-baseline.json did not arrive with the adoption"
     )
+
+
+def test_the_git_hook_lints_staged_files_or_holds_an_adopted_project_to_its_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = project(tmp_path)
+    monkeypatch.chdir(root)
+    (root / "package" / "b.py").write_text("x = 1\n")
+    assert cli.main(["debt", "hook", "package/b.py"]) == 0, "a clean staged file passes"
+    assert cli.main(["debt", "hook", "package/a.py"]) == 0
+    assert (root / "package" / "a.py").read_text() == "", (
+        "without a baseline, the hook is ruff check --fix on the staged files"
+    )
+    (root / "package" / "a.py").write_text("import os\n")
+    debt.write(root, baseline(ruff={"package/a.py": {"F401": 1}}))
+    assert cli.main(["debt", "hook", "package/a.py"]) == 0, "the recorded debt passes"
+    assert "no new violations" in capsys.readouterr().out
+
+
+def test_the_handoff_report_lists_the_remaining_debt(tmp_path: Path) -> None:
+    assert debt.report_lines(tmp_path) == [], "no baseline: no section"
+    recorded = baseline(
+        ruff={"a.py": {"F401": 2, "E711": 1}}, mypy={"a.py": {"misc": 1}}
+    )
+    debt.write(tmp_path, recorded)
+    assert debt.report_lines(tmp_path) == [
+        "Left in debt-baseline.json: 3 ruff violations, 1 mypy violations.",
+        "- ruff: `a.py`: E711 x1, F401 x2",
+        "- mypy: `a.py`: misc x1",
+    ]
+    (tmp_path / "debt-baseline.json").write_text("{")
+    assert "not JSON" in debt.report_lines(tmp_path)[0]

@@ -564,10 +564,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     debt_command.add_argument(
         "action",
-        choices=["record", "ruff", "mypy", "pytest"],
-        help="record the baseline, or run the tool against it",
+        choices=["record", "ruff", "mypy", "pytest", "hook"],
+        help="record the baseline, or run the tool against it; `hook`: the git "
+        "hook's lint (ruff on the staged files, or against the baseline)",
     )
-    debt_command.add_argument("args", nargs="*", help="more arguments for pytest")
+    debt_command.add_argument(
+        "args", nargs="*", help="more arguments for pytest; the staged files for hook"
+    )
     return parser
 
 
@@ -612,6 +615,8 @@ def debt_command(args: argparse.Namespace) -> int:
             return 0
         if args.action == "pytest":
             return debt.check_tests(root, args.args)
+        if args.action == "hook":
+            return debt.hook(root, args.args)
         return debt.check_tool(root, args.action)
     except debt.DebtError as error:
         raise UnusableError(one_line(error)) from None
