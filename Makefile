@@ -14,7 +14,7 @@ JAVA := openjdk-17-jre-headless
 # PostgreSQL, behind the team registry's MLflow server in tests/slow/test_team.py.
 POSTGRES_INITDB = $(wildcard /usr/lib/postgresql/*/bin/initdb)
 
-.PHONY: help dev test test-fast test-slow kit kit-fast lint manifest demo bench release
+.PHONY: help dev test test-fast test-slow kit kit-fast lint manifest demo bench release adopt
 
 help: ## Show this list of tasks.
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -101,6 +101,16 @@ bench: ## Time Handoff against Kedro, CCDS and Copier's floor; writes bench/resu
 demo: dev ## Generate a project with the default answers into ./demo.
 	rm -rf demo
 	$(UV) run copier copy --defaults --vcs-ref HEAD . demo
+
+# An existing repository under the template: the kit's `handoff adopt` (its
+# README). Without APPLY it only reads REPO and writes REPO/ADOPTION.md; APPLY=1
+# adopts it on a new branch. DATA='name=value ...' overrides inferred answers.
+REPO ?=
+DATA ?=
+adopt: dev ## Audit REPO=../existing for adoption (writes its ADOPTION.md); APPLY=1 adopts it on a branch.
+	@test -n "$(REPO)" || { \
+		echo "Say which repository: make adopt REPO=../existing [APPLY=1] [DATA='name=value ...']"; exit 1; }
+	$(UV) run handoff adopt "$(REPO)" --template "$(CURDIR)" $(if $(APPLY),--apply) $(foreach item,$(DATA),--data "$(item)")
 
 # A template version is an annotated git tag on a commit whose CHANGELOG.md has the
 # version's entry: projects show it, and `make update` there prints it. The version

@@ -24,6 +24,12 @@
     handoff audit [--uv COMMAND] [--service-url URL] [--no-index]
                                    fail on known vulnerabilities of the locked packages,
                                    unless ignored with a reason and an expiry date
+    handoff adopt PATH [--apply] [--data NAME=VALUE]... [--template DIR]
+                                   audit an existing repository for adoption into
+                                   the template (ADOPTION.md), or adopt it
+    handoff debt record|ruff|mypy|pytest
+                                   an adopted project's debt baseline: record it,
+                                   or run a tool against it (no new violation)
     handoff extract NOTEBOOK [--force] [--replace]
                                    move a notebook's marked cells into the package,
                                    with a parity test of the calls the notebook made
@@ -61,6 +67,7 @@ from handoff_kit import (
     catalog,
     config,
     datacheck,
+    debt,
     gate,
     integrity,
     loosened,
@@ -599,7 +606,96 @@ def build_parser() -> argparse.ArgumentParser:
         help="the formatter command, e.g. 'black' or 'ruff format' (default: the "
         "project's: black when pyproject.toml has [tool.black])",
     )
+    adopt_command = commands.add_parser(
+        "adopt",
+        help="audit an existing repository for adoption (writes ADOPTION.md there), "
+        "or adopt it with --apply",
+    )
+    adopt_command.add_argument("path", type=Path, help="the repository to adopt")
+    adopt_command.add_argument(
+        "--apply",
+        action="store_true",
+        help="adopt it: on a new branch, moves, the template's files, the lock and "
+        "the debt baseline, committed",
+    )
+    adopt_command.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an answer to the template's question NAME, instead of the inferred one",
+    )
+    adopt_command.add_argument(
+        "--template",
+        type=Path,
+        default=Path(),
+        help="the template repository (default: the current folder)",
+    )
+    adopt_command.add_argument(
+        "--vcs-ref",
+        help="the template version to adopt (default: Copier's, the newest)",
+    )
+    debt_command = commands.add_parser(
+        "debt", help="an adopted project's debt baseline (debt-baseline.json)"
+    )
+    debt_command.add_argument(
+        "action",
+        choices=["record", "ruff", "mypy", "pytest", "hook"],
+        help="record the baseline, or run the tool against it; `hook`: the git "
+        "hook's lint (ruff on the staged files, or against the baseline)",
+    )
+    debt_command.add_argument(
+        "args", nargs="*", help="more arguments for pytest; the staged files for hook"
+    )
     return parser
+
+
+def adopt_command(args: argparse.Namespace) -> int:
+    """`handoff adopt`: the audit report, or the adoption itself."""
+    from handoff_kit import adopt  # noqa: PLC0415  # Copier and tomlkit load here.
+
+    given = {}
+    for item in args.data:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise UnusableError(f"--data {item!r} is not NAME=VALUE")
+        given[name] = value
+    if not (args.template / "copier.yml").is_file():
+        raise UnusableError(
+            f"{args.template.resolve()} is not the template repository (no copier.yml): "
+            "run `make adopt REPO=...` there, or pass --template"
+        )
+    try:
+        if args.apply:
+            result = adopt.apply(args.path, args.template, given, args.vcs_ref)
+            print(
+                f"Adopted on the branch {adopt.BRANCH}: review it (git log --stat), "
+                "then merge it. ADOPTION.md lists the next steps."
+            )
+        else:
+            result = adopt.audit(args.path, args.template, given, args.vcs_ref)
+            path = adopt.write_report(result)
+            print(f"Wrote {path}: nothing else changed. Adopt with --apply (APPLY=1).")
+    except adopt.AdoptError as error:
+        raise UnusableError(one_line(error)) from None
+    return 0
+
+
+def debt_command(args: argparse.Namespace) -> int:
+    """`handoff debt`: the baseline of an adopted project, in the current folder."""
+    root = Path.cwd()
+    try:
+        if args.action == "record":
+            recorded = debt.record_baseline(root)
+            print(f"Wrote {debt.BASELINE}: {recorded.summary()}.")
+            return 0
+        if args.action == "pytest":
+            return debt.check_tests(root, args.args)
+        if args.action == "hook":
+            return debt.hook(root, args.args)
+        return debt.check_tool(root, args.action)
+    except debt.DebtError as error:
+        raise UnusableError(one_line(error)) from None
 
 
 def extract(settings: config.Settings, args: argparse.Namespace) -> int:
@@ -702,6 +798,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "adopt":  # Outside a project: no [tool.handoff] yet.
+            return adopt_command(args)
+        if args.command == "debt":
+            return debt_command(args)
         return dispatch(config.load(), args)
     except (
         UnusableError,

@@ -23,6 +23,7 @@ from handoff_kit import (
     catalog,
     contract_coverage,
     datacheck,
+    debt,
     enforcement,
     integrity,
     loosened,
@@ -637,7 +638,15 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     about = f"Commit `{git_commit(settings.root)}`, {now}, handoff-kit {__version__}."
     report = project_relative(
-        markdown(results, debts, about, next_step(selected, results), issues), settings.root
+        markdown(
+            results,
+            debts,
+            about,
+            next_step(selected, results),
+            issues=issues,
+            adoption_debt=debt.report_lines(settings.root),
+        ),
+        settings.root,
     )
     settings.report.parent.mkdir(parents=True, exist_ok=True)
     settings.report.write_text(report)

@@ -164,9 +164,11 @@ def markdown(
     about: str = "",
     next_step: str = "",
     issues: Sequence[str] = (),
+    adoption_debt: Sequence[str] = (),
 ) -> str:
     """The report, ready to paste into a pull request; `about` says what was checked,
-    `next_step` what to run now, `issues` the open known issues of catalogued data."""
+    `next_step` what to run now, `issues` the open known issues of catalogued data,
+    `adoption_debt` an adopted project's remaining debt baseline."""
     failed = [result for result in results if not result.passed]
     run = [result for result in results if result.exercised]
     idle = [result.gate for result in results if not result.exercised]
@@ -212,6 +214,9 @@ def markdown(
     lines += [f"- {debt}" for debt in debts] or ["None."]
     lines += ["", "## Debts: open known issues of catalogued data", ""]
     lines += [f"- {issue}" for issue in issues] or ["None."]
+    if adoption_debt:  # An adopted project's baseline (handoff_kit/debt.py).
+        lines += ["", "## Debt baseline: what the code had when it was adopted", ""]
+        lines += adoption_debt
     return "\n".join([*lines, *sections]) + "\n"
 
 
