@@ -63,6 +63,12 @@ class Gate:
     # The command a command gate runs, or the command line that checks the same
     # (`handoff standards`); () for the others.
     command: tuple[str, ...] = ()
+    # A gate that takes long (it runs tests): the gate starts it first, so the
+    # others run beside it.
+    long: bool = False
+    # The gate whose outcome this one reads (the tests row's run): it starts once
+    # that one has ended, when both run.
+    after: str = ""
 
 
 def command_gate(
