@@ -4,7 +4,6 @@ each test once (the acceptance and parity rows read the tests row's run)."""
 from __future__ import annotations
 
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,23 +23,56 @@ def test_the_scenario_runs() -> None:
 """
 
 
-def passing(title: str, *, wait: threading.Barrier | None = None) -> Gate:
-    def run() -> Result:
-        if wait is not None:
-            wait.wait()
-        return Result(title, True, "fine")
+# A command that says it started (its flag), then waits for the other's flag.
+MEET = """\
+import pathlib, sys, time
+here, other = map(pathlib.Path, sys.argv[1:])
+here.touch()
+deadline = time.monotonic() + 30
+while not other.exists():
+    if time.monotonic() > deadline:
+        sys.exit("the other command never started")
+    time.sleep(0.05)
+"""
 
-    return Gate(title.lower(), title, run)
+
+def passing(title: str) -> Gate:
+    return Gate(title.lower(), title, lambda: Result(title, True, "fine"))
 
 
-def test_independent_gates_run_at_the_same_time() -> None:
-    # Each gate waits for the other: run one after the other, both would time out.
-    both = threading.Barrier(2, timeout=10)
-    gates = [passing("One", wait=both), passing("Two", wait=both)]
+def meeting(title: str, here: Path, other: Path) -> Gate:
+    command = (sys.executable, "-c", MEET, str(here), str(other))
+    return Gate(title.lower(), title, lambda: report.run_command(title, command))
+
+
+def test_independent_gates_run_their_commands_at_the_same_time(tmp_path: Path) -> None:
+    # Each command waits for the other: one after the other, the first would fail.
+    one, two = tmp_path / "one", tmp_path / "two"
+    gates = [meeting("One", one, two), meeting("Two", two, one)]
 
     results = gate.run_all(gates, workers=2)
 
     assert [r.passed for r in results] == [True, True], results
+
+
+def test_the_gates_python_code_runs_one_gate_at_a_time() -> None:
+    said: list[str] = []
+
+    def alone(name: str) -> Gate:
+        def run() -> Result:
+            said.append(f"{name} in")
+            time.sleep(0.2)
+            said.append(f"{name} out")
+            return Result(name, True, "")
+
+        return Gate(name, name, run)
+
+    gate.run_all([alone("a"), alone("b")], workers=2)
+
+    assert said in (
+        ["a in", "a out", "b in", "b out"],
+        ["b in", "b out", "a in", "a out"],
+    )
 
 
 def test_the_results_keep_the_order_of_the_gates_whatever_ends_first() -> None:

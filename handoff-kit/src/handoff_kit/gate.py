@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -131,17 +133,13 @@ class TestsRun:
     outcome recorded (handoff_kit/testrun.py): the acceptance and parity rows read
     their tests' outcomes from it rather than run those tests a second time."""
 
-    folder: tempfile.TemporaryDirectory[str] = field(
-        default_factory=lambda: tempfile.TemporaryDirectory(prefix="handoff-tests-")
-    )
-
-    @property
-    def path(self) -> Path:
-        return Path(self.folder.name) / "results.json"
+    path: Path | None = None  # Where the outcomes are, once it ran.
 
     def run(self, title: str, command: Sequence[str], root: Path) -> Result:
         """`command` (`make test`), its pytest recording every test's outcome."""
-        self.path.unlink(missing_ok=True)
+        folder = tempfile.mkdtemp(prefix="handoff-tests-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        self.path = Path(folder) / "results.json"
         addopts = os.environ.get("PYTEST_ADDOPTS", "")
         env = {
             "PYTEST_ADDOPTS": f"{addopts} -p {testrun.PLUGIN}".strip(),
@@ -152,7 +150,7 @@ class TestsRun:
     def outcomes(self, folder: Path, root: Path) -> list[Outcome]:
         """The recorded outcomes of the tests under `folder`; none when the tests
         row did not run (`--only`), recorded nothing, or ran none of them."""
-        recorded = testrun.read(self.path) or []
+        recorded = (testrun.read(self.path) if self.path else None) or []
         prefix = folder.relative_to(root).as_posix().rstrip("/") + "/"
         return [test for test in recorded if test.nodeid.startswith(prefix)]
 
@@ -663,7 +661,8 @@ def run_all(selected: Sequence[Gate], workers: int | None = None) -> list[Result
     """Each gate's result, in `selected`'s order. The gates run at the same time, as
     many at once as there are `workers` (the cores): the long ones first, so the
     others run beside them; a gate that reads another's outcome (`after`) once that
-    one has ended, if it runs."""
+    one has ended, if it runs. Their commands run side by side, their Python code
+    one gate at a time (report.one_at_a_time)."""
     names = {gate.name for gate in selected}
     waits = [gate for gate in selected if gate.after in names]
     first = [gate for gate in selected if gate.long and gate not in waits]
@@ -689,7 +688,8 @@ def run_all(selected: Sequence[Gate], workers: int | None = None) -> list[Result
 def _after(earlier: Future[Result] | None, gate: Gate) -> Result:
     if earlier is not None:
         earlier.exception()  # Waits; its result is reported in its own row.
-    return _run_safely(gate)
+    with report.one_at_a_time():
+        return _run_safely(gate)
 
 
 def run(settings: Settings, selected: Sequence[Gate]) -> int:
