@@ -21,7 +21,7 @@ import pytest
 from conftest import fitted, houses, manifest, write_pyproject
 
 import sample_model.contracts
-from handoff_kit import cli, config, gate, registry
+from handoff_kit import cli, config, gate, history, registry
 from handoff_kit.compat import Reference, Snapshot, judge, may_record, write_snapshot
 from handoff_kit.history import DEFAULT_SNAPSHOT, HistoryError, committed_snapshots
 from handoff_kit.report import Result
@@ -509,7 +509,7 @@ def test_recording_refuses_when_git_cannot_read_the_history(
         msg = "`git cat-file` failed: broken"
         raise HistoryError(msg)
 
-    monkeypatch.setattr(cli, "committed_snapshots", unreadable)
+    monkeypatch.setattr(history, "committed_snapshots", unreadable)
 
     assert cli.main(["snapshot"]) == 1
     assert "cannot read the snapshot's git history: `git cat-file` failed" in (

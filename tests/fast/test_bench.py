@@ -121,6 +121,15 @@ def test_check_gates_are_read_from_the_makefile(tmp_path: Path) -> None:
     ]
 
 
+def test_check_gates_are_the_checks_make_check_runs_at_once(tmp_path: Path) -> None:
+    (tmp_path / "Makefile").write_text(
+        "CHECKS := lint test\ncheck: ## Run every check.\n\t@$(MAKE) -j2 $(CHECKS)\n"
+        "lint test:\n\t@true\n"
+    )
+
+    assert bench.check_gates(tmp_path, {"PATH": "/usr/bin:/bin"}) == ["lint", "test"]
+
+
 def test_help_lists_the_quick_mode_and_the_sections() -> None:
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=False

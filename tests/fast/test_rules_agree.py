@@ -69,9 +69,11 @@ def test_every_hook_rule_is_enforced_by_make_check(rendered: Mapping[str, Path],
 
 
 def check_prerequisites(project: Path) -> list[str]:
+    """The checks `make check` runs (CHECKS, which its recipe runs at the same time)."""
     tasks = (project / "standards/tasks.mk").read_text()
-    line = re.search(r"^check: (.*?)(##|$)", tasks, re.MULTILINE)
-    assert line, "standards/tasks.mk has no check target"
+    line = re.search(r"^CHECKS := (.*)$", tasks, re.MULTILINE)
+    assert line, "standards/tasks.mk has no CHECKS for make check"
+    assert re.search(r"^check:.*\n\t.*\$\(CHECKS\)", tasks, re.MULTILINE), "check runs no CHECKS"
     return line.group(1).split()
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ANSWER_SETS, REPO, Project, answers
+from tests.conftest import ANSWER_SETS, REPO, Project, answers, run
 
 pytestmark = pytest.mark.slow
 
@@ -82,14 +82,38 @@ REGION = "    region: Series[str] | None = pa.Field(nullable=True)\n"
 SUPPORT_CALLS = "    support_calls: Series[int] = pa.Field(ge=0)\n"
 
 
+# A pytest plugin that writes the id of every test that runs to the file TESTS_RAN names.
+COUNTING_PLUGIN = """\
+import os
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        with open(os.environ["TESTS_RAN"], "a") as ran:
+            ran.write(report.nodeid + "\\n")
+"""
+
+
 @pytest.mark.parametrize("name", ["default", "contrast"])
 def test_make_handoff_passes_as_generated_and_writes_the_report(
-    set_up_project: Callable[[str], Project], name: str
+    set_up_project: Callable[[str], Project], name: str, tmp_path: Path
 ) -> None:
     project = set_up_project(name)
+    (tmp_path / "counting_plugin.py").write_text(COUNTING_PLUGIN)
+    ran = tmp_path / "ran.txt"
+    counted = {
+        **project.env,
+        "PYTHONPATH": str(tmp_path),
+        "PYTEST_ADDOPTS": "-p counting_plugin",
+        "TESTS_RAN": str(ran),
+    }
 
-    result = project.make("handoff")
+    result = run(["make", "--no-print-directory", "handoff"], project.path, counted)
 
+    tests = ran.read_text().splitlines()
+    twice = sorted({test for test in tests if tests.count(test) > 1})
+    assert not twice, f"make handoff ran these tests more than once: {twice}"
+    assert any("/acceptance/" in test for test in tests), "the scenarios never ran"
     table = rows(result.stdout)
     assert set(table) == GATES, f"gates in the report: {sorted(table)}"
     failed = {gate: reason for gate, (outcome, reason) in table.items() if outcome == "FAIL"}

@@ -53,47 +53,20 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from handoff_kit import config
 
-from handoff_kit import (
-    __version__,
-    api,
-    audit,
-    batch,
-    candidate,
-    catalog,
-    config,
-    datacheck,
-    debt,
-    gate,
-    integrity,
-    loosened,
-    odcs,
-    registry,
-)
-from handoff_kit.compat import (
-    Snapshot,
-    describe,
-    may_record,
-    read_snapshot,
-    write_snapshot,
-)
-from handoff_kit.history import HistoryError, committed_snapshots
-from handoff_kit.registry.card import model_card
-from handoff_kit.registry.records import (
-    Manifest,
-    ModelVersion,
-    contract_signature,
-    git_commit,
-    lock_hash,
-    who,
-)
-from handoff_kit.rules.secrets import scan_secrets
-from handoff_kit.scenarios import ScenarioError
-from handoff_kit.training import Trained
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from handoff_kit.compat import Snapshot
+    from handoff_kit.registry.records import ModelVersion
+
+# Each command imports what it needs when it runs (the imports inside the functions
+# below): `handoff standards` or `handoff settings` starts without pandas, pandera
+# or MLflow, and `make check` runs several such commands.
 
 EXIT_UNUSABLE = 1
 GATES = [
@@ -137,6 +110,8 @@ def say(message: str) -> None:
 
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file, chosen by its suffix."""
+    import pandas as pd  # noqa: PLC0415
+
     if path.suffix not in {".csv", ".parquet"}:
         msg = f"{path}: cannot read {path.suffix or 'suffix-less'} files; use .csv or .parquet"
         raise UnusableError(msg)
@@ -164,6 +139,19 @@ def write_table(table: pd.DataFrame, path: Path | None) -> None:
 
 def train(settings: config.Settings) -> ModelVersion:
     """Train and evaluate the model, then register it as the new candidate."""
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from handoff_kit import __version__, api, catalog, registry  # noqa: PLC0415
+    from handoff_kit.registry.card import model_card  # noqa: PLC0415
+    from handoff_kit.registry.records import (  # noqa: PLC0415
+        Manifest,
+        contract_signature,
+        git_commit,
+        lock_hash,
+        who,
+    )
+    from handoff_kit.training import Trained  # noqa: PLC0415
+
     # Opened first: an unreachable registry server fails before minutes of training.
     store = registry.open_registry(settings)
     say(f"Training the model ({settings.train_function}).")
@@ -219,6 +207,10 @@ def trained_under(settings: config.Settings) -> Snapshot:
     """The contract as the snapshot records it, for the registry: the contract gate
     keeps the code compatible with the champion's. Acceptance scenarios that cannot
     be read are the acceptance gate's to report, not a reason to refuse training."""
+    from handoff_kit import gate  # noqa: PLC0415
+    from handoff_kit.compat import describe  # noqa: PLC0415
+    from handoff_kit.scenarios import ScenarioError  # noqa: PLC0415
+
     try:
         return gate.current_contract(settings)
     except ScenarioError:
@@ -232,6 +224,10 @@ def predict(
     settings: config.Settings, model_uri: str, input_path: Path, output: Path | None
 ) -> None:
     """Score every row of `input_path` with the registry model `model_uri` names."""
+    import pandas as pd  # noqa: PLC0415
+
+    from handoff_kit import registry  # noqa: PLC0415
+
     contract = settings.contract
     try:
         model = registry.load(model_uri, settings)
@@ -274,6 +270,8 @@ def id_columns(
 
 def serve(settings: config.Settings, args: argparse.Namespace) -> None:
     """Serve the registry model `args.model` names over HTTP until stopped."""
+    from handoff_kit import api, registry  # noqa: PLC0415
+
     try:
         from handoff_kit import serve as server  # noqa: PLC0415  # FastAPI loads only here.
     except ImportError as error:
@@ -283,7 +281,8 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> None:
     say(f"Loading {uri}.")
     try:
         served = server.load(settings, uri)
-        app = server.create_app(settings, served, args.max_body)
+        max_body = api.DEFAULT_MAX_BODY if args.max_body is None else args.max_body
+        app = server.create_app(settings, served, max_body)
     except (registry.RegistryError, api.ApiError) as error:
         raise UnusableError(one_line(error)) from error
     say(
@@ -303,6 +302,8 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> None:
 
 def openapi(settings: config.Settings, check: bool) -> int:
     """Write the API's OpenAPI document, or (check) say whether the committed one is current."""
+    from handoff_kit import api  # noqa: PLC0415
+
     shown = settings.openapi.relative_to(settings.root)
     try:
         if check:
@@ -327,6 +328,10 @@ def openapi(settings: config.Settings, check: bool) -> int:
 
 def snapshot(settings: config.Settings) -> int:
     """Record the contracts, unless that would bless a change the gate refuses."""
+    from handoff_kit import gate  # noqa: PLC0415
+    from handoff_kit.compat import may_record, read_snapshot, write_snapshot  # noqa: PLC0415
+    from handoff_kit.history import HistoryError, committed_snapshots  # noqa: PLC0415
+
     shown = settings.snapshot.relative_to(settings.root)
     current = gate.current_contract(settings)
     try:
@@ -346,6 +351,8 @@ def snapshot(settings: config.Settings) -> int:
 
 def standards(settings: config.Settings, args: argparse.Namespace) -> int:
     """`handoff standards`: the offline rows, the re-render check, or the restore."""
+    from handoff_kit import integrity  # noqa: PLC0415
+
     root = settings.root
     if not (args.rerender or args.restore):
         results = [integrity.files_result(root), integrity.overrides_result(root)]
@@ -374,6 +381,8 @@ def standards(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def settings_check(settings: config.Settings) -> int:
     """`handoff settings`: the settings row of the gate, on its own (`make settings`)."""
+    from handoff_kit import loosened  # noqa: PLC0415
+
     result = loosened.gate(settings.root)
     print("\n".join(loosened.lines(result)))
     return 0 if result.passed else EXIT_UNUSABLE
@@ -382,6 +391,8 @@ def settings_check(settings: config.Settings) -> int:
 def secrets(settings: config.Settings, files: Sequence[Path]) -> int:
     """`handoff secrets`: the literal secrets and the unreasoned allowlist pragmas
     in `files` (make hygiene passes every tracked file), one line each."""
+    from handoff_kit.rules.secrets import scan_secrets  # noqa: PLC0415
+
     findings, _ = scan_secrets(files, settings.root)
     for finding in findings:
         print(finding)
@@ -396,6 +407,8 @@ def secrets(settings: config.Settings, files: Sequence[Path]) -> int:
 
 def audit_lock(settings: config.Settings, args: argparse.Namespace) -> int:
     """`handoff audit`: a line per finding and per honoured ignore, then the verdict."""
+    from handoff_kit import audit  # noqa: PLC0415
+
     try:
         outcome = audit.run(
             settings.root, audit.Options(args.uv, args.service_url, args.no_index)
@@ -408,6 +421,8 @@ def audit_lock(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from handoff_kit import __version__, integrity  # noqa: PLC0415  # Both light.
+
     parser = argparse.ArgumentParser(
         prog="handoff",
         description="Train, check, promote and serve a Handoff project's model.",
@@ -455,13 +470,15 @@ def build_parser() -> argparse.ArgumentParser:
     promote_command = commands.add_parser(
         "promote", help="make the candidate the champion, if it passes the gate"
     )
+    # candidate.ALLOW_DIRTY and ALLOW_MAJOR, which loading candidate.py for would
+    # load the registry and pandas for every command (a kit test keeps them equal).
     promote_command.add_argument(
-        candidate.ALLOW_DIRTY,
+        "--allow-dirty",
         action="store_true",
         help="promote a candidate trained from uncommitted code",
     )
     promote_command.add_argument(
-        candidate.ALLOW_MAJOR,
+        "--allow-major",
         action="store_true",
         help="move the champion to another major contract version",
     )
@@ -495,9 +512,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_command.add_argument(
         "--max-body",
         type=int,
-        default=api.DEFAULT_MAX_BODY,
         metavar="BYTES",
-        help="refuse larger request bodies with 413 (default: %(default)s)",
+        help="refuse larger request bodies with 413 (default: api.DEFAULT_MAX_BODY, 1 MiB)",
     )
     serve_command.add_argument(
         "--workers",
@@ -544,6 +560,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="local[*]",
         help="Spark master when SPARK_REMOTE is unset (default: local[*])",
     )
+    add_data_and_adoption_commands(commands)
+    return parser
+
+
+def add_data_and_adoption_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    """The commands about data, secrets, dependencies, notebooks and adoption."""
     data_check_command = commands.add_parser(
         "data-check",
         help="check catalogued sources against their schemas; write a report per "
@@ -647,7 +671,6 @@ def build_parser() -> argparse.ArgumentParser:
     debt_command.add_argument(
         "args", nargs="*", help="more arguments for pytest; the staged files for hook"
     )
-    return parser
 
 
 def adopt_command(args: argparse.Namespace) -> int:
@@ -683,6 +706,8 @@ def adopt_command(args: argparse.Namespace) -> int:
 
 def debt_command(args: argparse.Namespace) -> int:
     """`handoff debt`: the baseline of an adopted project, in the current folder."""
+    from handoff_kit import debt  # noqa: PLC0415
+
     root = Path.cwd()
     try:
         if args.action == "record":
@@ -723,6 +748,8 @@ def extract(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def contracts_export(settings: config.Settings, check: bool) -> int:
     """Write the contract's ODCS files, or (check) say whether the committed ones are current."""
+    from handoff_kit import catalog, odcs  # noqa: PLC0415  # pandera loads here.
+
     shown = settings.contracts_dir.relative_to(settings.root)
     version = settings.contract.version
     try:
@@ -742,8 +769,17 @@ def contracts_export(settings: config.Settings, check: bool) -> int:
     return 0
 
 
+def data_check(settings: config.Settings, source: str | None) -> int:
+    """`handoff data-check`: every catalogued source (or one) against its schema."""
+    from handoff_kit import datacheck  # noqa: PLC0415  # pandera loads here.
+
+    return datacheck.run(settings, source)
+
+
 def score(settings: config.Settings, args: argparse.Namespace) -> None:
     """`handoff score`: the batch job (handoff_kit/batch.py), with its progress."""
+    from handoff_kit import batch, registry  # noqa: PLC0415
+
     model = args.model or f"models:/{settings.model_name}@{registry.CHAMPION}"
     remote = os.environ.get("SPARK_REMOTE")
     where = f"Spark Connect ({remote})" if remote else f"Spark ({args.master})"
@@ -755,6 +791,13 @@ def score(settings: config.Settings, args: argparse.Namespace) -> None:
 
 def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
     """Run the command `args` name; its exit status."""
+
+    def handoff_gate() -> int:
+        from handoff_kit import gate  # noqa: PLC0415
+
+        selected = [g for g in gate.gates(settings) if g.name in (args.only or GATES)]
+        return gate.run(settings, selected)
+
     commands: dict[str, Callable[[], object]] = {
         "train": lambda: train(settings),
         "predict": lambda: predict(settings, args.model, args.input, args.output),
@@ -769,11 +812,8 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
         "promote": lambda: promote(settings, args),
         "secrets": lambda: secrets(settings, args.files),
         "audit": lambda: audit_lock(settings, args),
-        "data-check": lambda: datacheck.run(settings, args.source),
-        "gate": lambda: gate.run(
-            settings,
-            [g for g in gate.gates(settings) if g.name in (args.only or GATES)],
-        ),
+        "data-check": lambda: data_check(settings, args.source),
+        "gate": handoff_gate,
     }
     status = commands[args.command]()
     # An int is an exit status; the others succeed or raise UnusableError.
@@ -782,6 +822,8 @@ def dispatch(settings: config.Settings, args: argparse.Namespace) -> int:
 
 def promote(settings: config.Settings, args: argparse.Namespace) -> int:
     """`handoff promote`, with the risks its flags accept."""
+    from handoff_kit import candidate  # noqa: PLC0415
+
     allowed = {
         flag
         for flag, given in [
@@ -803,15 +845,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "debt":
             return debt_command(args)
         return dispatch(config.load(), args)
-    except (
-        UnusableError,
-        config.ConfigError,
-        registry.RegistryError,
-        ScenarioError,
-        datacheck.DataCheckError,
-    ) as error:
+    except Exception as error:
+        if isinstance(error, refusals("BatchError")):  # A line per broken rule.
+            print(f"{parser.prog}: error: {error}", file=sys.stderr)
+            return EXIT_UNUSABLE
+        if not isinstance(error, (UnusableError, config.ConfigError, *refusals())):
+            raise
         print(f"{parser.prog}: error: {one_line(error)}", file=sys.stderr)
         return EXIT_UNUSABLE
-    except batch.BatchError as error:  # Its refusals have a line per broken rule.
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return EXIT_UNUSABLE
+
+
+# The errors of the kit's modules that say why a command cannot run (no traceback),
+# by module; the batch job's have a line per broken rule.
+REFUSALS = {
+    "RegistryError": "handoff_kit.registry",
+    "ScenarioError": "handoff_kit.scenarios",
+    "BatchError": "handoff_kit.batch",
+    "DataCheckError": "handoff_kit.datacheck",
+}
+
+
+def refusals(*names: str) -> tuple[type[Exception], ...]:
+    """The error classes `names` (default: all but BatchError) of the modules this
+    command loaded: a module it never loaded raised none, so none is imported here."""
+    wanted = names or tuple(name for name in REFUSALS if name != "BatchError")
+    return tuple(
+        getattr(sys.modules[REFUSALS[name]], name)
+        for name in wanted
+        if REFUSALS[name] in sys.modules
+    )

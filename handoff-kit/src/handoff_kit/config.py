@@ -53,11 +53,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import pandera.pandas as pa
-
-from handoff_kit.contracts import Schema
+if TYPE_CHECKING:
+    from handoff_kit.contracts import Schema
 
 PYPROJECT = "pyproject.toml"
 TABLE = "[tool.handoff]"
@@ -228,6 +227,9 @@ class Settings:
     @cached_property
     def contract(self) -> Contract:
         """Import the contract module and the model's schemas and interface."""
+        # pandera loads here, with the contract: commands that need none start without it.
+        import pandera.pandas as pa  # noqa: PLC0415
+
         module = _import(self.contracts_module, "contracts")
         version = getattr(module, "CONTRACT_VERSION", None)
         if not isinstance(version, str):
@@ -273,6 +275,8 @@ class Settings:
         return cast("Callable[[], Any]", found)
 
     def _schema(self, key: str, path: str) -> type[Schema]:
+        from handoff_kit.contracts import Schema  # noqa: PLC0415  # pandera loads here.
+
         found = self._type(key, path)
         if not issubclass(found, Schema):
             problem = f"{path} is not a contract schema (a handoff_kit.Schema)"

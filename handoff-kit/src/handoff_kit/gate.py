@@ -7,12 +7,16 @@ contracts after a reviewed change.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import weakref
 from collections.abc import Sequence
-from dataclasses import replace
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -30,6 +34,7 @@ from handoff_kit import (
     odcs,
     registry,
     report,
+    testrun,
 )
 from handoff_kit.compat import Reference, Snapshot, describe, judge, read_snapshot
 from handoff_kit.config import Settings
@@ -59,6 +64,7 @@ from handoff_kit.rules import (
 )
 from handoff_kit.rules.secrets import scan_secrets
 from handoff_kit.scenarios import ScenarioError, describe_acceptance
+from handoff_kit.testrun import Outcome
 
 # The environment locks: generated, full of hashes, left out of the secrets scans.
 LOCKS = {"uv.lock", "conda-lock.yml"}
@@ -131,12 +137,70 @@ def interface_gate(settings: Settings) -> Result:
         return report.run_command(title, command, env=found, cwd=root)
 
 
-def acceptance_gate(settings: Settings) -> Result:
+@dataclass
+class TestsRun:
+    """The project's tests as the tests row runs them (`make test`), each test's
+    outcome recorded (handoff_kit/testrun.py): the acceptance and parity rows read
+    their tests' outcomes from it rather than run those tests a second time."""
+
+    path: Path | None = None  # Where the outcomes are, once it ran.
+
+    def run(self, title: str, command: Sequence[str], root: Path) -> Result:
+        """`command` (`make test`), its pytest recording every test's outcome."""
+        folder = tempfile.mkdtemp(prefix="handoff-tests-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        self.path = Path(folder) / "results.json"
+        addopts = os.environ.get("PYTEST_ADDOPTS", "")
+        env = {
+            "PYTEST_ADDOPTS": f"{addopts} -p {testrun.PLUGIN}".strip(),
+            testrun.RESULTS_VARIABLE: str(self.path),
+        }
+        return report.run_command(title, command, env=env, cwd=root)
+
+    def outcomes(self, folder: Path, root: Path) -> list[Outcome]:
+        """The recorded outcomes of the tests under `folder`; none when the tests
+        row did not run (`--only`), recorded nothing, or ran none of them."""
+        recorded = (testrun.read(self.path) if self.path else None) or []
+        prefix = folder.relative_to(root).as_posix().rstrip("/") + "/"
+        return [test for test in recorded if test.nodeid.startswith(prefix)]
+
+
+def recorded_result(title: str, outcomes: Sequence[Outcome], what: str) -> Result:
+    """A row from tests the tests row ran: failed with pytest's lines for each
+    failing test (as the tests row shows them, so the report shows them once)."""
+    failed = [test for test in outcomes if test.failed]
+    count = f"{len(outcomes)} {what}"
+    if not failed:
+        return Result(title, True, f"{count} passed in `make test` (the tests row)")
+    summary = [
+        f"{test.outcome.upper()} {test.nodeid} - {test.message}" for test in failed
+    ]
+    lines = [
+        *(line for test in failed for line in test.longrepr.splitlines()),
+        "=== short test summary info ===",
+        *summary,
+    ]
+    more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+    return Result(
+        title,
+        False,
+        f"{len(failed)} of {count} failed in `make test`: {failed[0].nodeid}{more}",
+        report.what_matters(lines),
+    )
+
+
+def acceptance_gate(settings: Settings, tests: TestsRun | None = None) -> Result:
     """The acceptance scenarios, after a read of their step modules: a Then step
-    that asserts nothing would let any model through."""
+    that asserts nothing would let any model through. Their outcomes come from the
+    tests row's run when it ran them; else they run here."""
     title = "Acceptance scenarios"
-    result = report.run_command(
-        title, candidate.acceptance_command(settings), cwd=settings.root
+    ran = tests.outcomes(settings.acceptance, settings.root) if tests else []
+    result = (
+        recorded_result(title, ran, "scenarios")
+        if ran
+        else report.run_command(
+            title, candidate.acceptance_command(settings), cwd=settings.root
+        )
     )
     hollow = hollow_in(settings.acceptance, settings.root)
     if not hollow:
@@ -366,10 +430,11 @@ def tracked_files(root: Path) -> list[Path]:
 _ASSERTION = re.compile(r"^E\s+AssertionError: (.+)$")
 
 
-def parity_gate(settings: Settings) -> Result:
+def parity_gate(settings: Settings, tests_run: TestsRun | None = None) -> Result:
     """The parity tests `make extract` wrote pass: every extracted function still
     does what its notebook did. A marked cell changed since its extraction is a
-    warning in the reason, not a failure."""
+    warning in the reason, not a failure. Their outcomes come from the tests row's
+    run when it ran them; else they run here."""
     title = "Notebook parity"
     try:
         drifted = drift(settings)
@@ -405,7 +470,12 @@ def parity_gate(settings: Settings) -> Result:
         "no:cacheprovider",
         *(str(test.relative_to(settings.root)) for test in tests),
     )
-    ran = report.run_command(title, command, cwd=settings.root)
+    recorded = tests_run.outcomes(folder, settings.root) if tests_run else []
+    ran = (
+        recorded_result(title, recorded, "parity tests")
+        if recorded
+        else report.run_command(title, command, cwd=settings.root)
+    )
     if not ran.passed:
         # The first mismatch, as the parity test words it: function, column, row.
         mismatches = [
@@ -438,6 +508,7 @@ def gates(settings: Settings) -> list[Gate]:
     """Everything `make check` runs, then the contract's own gates."""
     root = settings.root
     make = ("make", "--no-print-directory")
+    tests = TestsRun()
     return [
         command_gate(
             "conflicts",
@@ -510,19 +581,21 @@ def gates(settings: Settings) -> list[Gate]:
             "make the model `train` returns match the contract's interface, and "
             "annotate train's return as Trained[TheModelClass] (mypy's lines below)",
         ),
-        command_gate(
+        Gate(
             "tests",
             "Tests and coverage",
-            (*make, "test"),
-            root,
+            lambda: tests.run("Tests and coverage", (*make, "test"), root),
             "fix the failing tests below (`make test` runs them)",
+            command=(*make, "test"),
+            long=True,
         ),
         Gate(
             "acceptance",
             "Acceptance scenarios",
-            lambda: acceptance_gate(settings),
+            lambda: acceptance_gate(settings, tests),
             "fix the scenarios' steps below (`make test` runs them)",
             command=candidate.acceptance_command(settings),
+            after="tests",
         ),
         Gate(
             "contract",
@@ -571,9 +644,10 @@ def gates(settings: Settings) -> list[Gate]:
         Gate(
             "parity",
             "Notebook parity",
-            lambda: parity_gate(settings),
+            lambda: parity_gate(settings, tests),
             "fix the package function the parity test names, or `make extract` "
             "again if the notebook's results are the ones to keep",
+            after="tests",
         ),
         Gate(
             "candidate",
@@ -586,6 +660,7 @@ def gates(settings: Settings) -> list[Gate]:
             "Acceptance on the candidate",
             lambda: candidate.acceptance_gate(settings),
             "fix the model, then `make train`",
+            long=True,
         ),
     ]
 
@@ -621,12 +696,52 @@ def _run_safely(gate: Gate) -> Result:
         )
 
 
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # Not on Linux.
+        return os.cpu_count() or 1
+
+
+def run_all(selected: Sequence[Gate], workers: int | None = None) -> list[Result]:
+    """Each gate's result, in `selected`'s order. The gates run at the same time, as
+    many at once as there are `workers` (the cores): the long ones first, so the
+    others run beside them; a gate that reads another's outcome (`after`) once that
+    one has ended, if it runs. Their commands run side by side, their Python code
+    one gate at a time (report.one_at_a_time)."""
+    names = {gate.name for gate in selected}
+    waits = [gate for gate in selected if gate.after in names]
+    first = [gate for gate in selected if gate.long and gate not in waits]
+    order = [
+        *first,
+        *(gate for gate in selected if gate not in first and gate not in waits),
+        *waits,
+    ]
+    futures: dict[str, Future[Result]] = {}
+    with ThreadPoolExecutor(max_workers=workers or cores()) as pool:
+        # A waiting gate is queued after the gate it waits for, which has then
+        # started already: its wait never holds up the one it waits for.
+        for gate in order:
+            earlier = futures.get(gate.after)
+            futures[gate.name] = pool.submit(_after, earlier, gate)
+        results = []
+        for gate in selected:
+            results.append(futures[gate.name].result())
+            print(f"... {gate.title}", file=sys.stderr, flush=True)
+    return results
+
+
+def _after(earlier: Future[Result] | None, gate: Gate) -> Result:
+    if earlier is not None:
+        earlier.exception()  # Waits; its result is reported in its own row.
+    with report.one_at_a_time():
+        return _run_safely(gate)
+
+
 def run(settings: Settings, selected: Sequence[Gate]) -> int:
     """Run `selected` gates, print and write the report; 0 when all passed."""
-    results = []
-    for gate in selected:
-        print(f"... {gate.title}", file=sys.stderr, flush=True)
-        results.append(_run_safely(gate))
+    results = run_all(selected)
     try:
         sources = catalog.read_catalog(
             settings.catalog, catalog.contract_schemas(settings)

@@ -10,7 +10,9 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +68,30 @@ class Gate:
     # The command a command gate runs, or the command line that checks the same
     # (`handoff standards`); () for the others.
     command: tuple[str, ...] = ()
+    # A gate that takes long (it runs tests): the gate starts it first, so the
+    # others run beside it.
+    long: bool = False
+    # The gate whose outcome this one reads (the tests row's run): it starts once
+    # that one has ended, when both run.
+    after: str = ""
+
+
+# The gates run at the same time (gate.run_all), but their Python code one at a time,
+# as if alone (the registry, the project's imports): each holds this lock while it
+# runs, and lets go of it only while a command it started runs.
+_OWN_CODE = threading.Lock()
+_holding = threading.local()
+
+
+@contextmanager
+def one_at_a_time() -> Iterator[None]:
+    """Run a gate's Python code alone; its commands (run_command) run beside others."""
+    with _OWN_CODE:
+        _holding.lock = True
+        try:
+            yield
+        finally:
+            _holding.lock = False
 
 
 def command_gate(
@@ -90,6 +116,9 @@ def run_command(
     """Run `command` (with `env` added to the environment) as the gate `title`."""
     # The interpreter's full path says nothing to a reader: show "python".
     shown = " ".join([Path(command[0]).name, *command[1:]])
+    holding = getattr(_holding, "lock", False)
+    if holding:
+        _OWN_CODE.release()
     try:
         # Only the fixed commands of the gates run here, never user input.
         done = subprocess.run(  # noqa: S603
@@ -102,6 +131,9 @@ def run_command(
         )
     except OSError as error:  # Not installed (make, ...): a gate reports, never raises.
         return Result(title, False, f"`{shown}` could not run: {error.strerror}")
+    finally:
+        if holding:
+            _OWN_CODE.acquire()
     if done.returncode == 0:
         return Result(title, True, f"`{shown}` passed")
     lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
@@ -158,11 +190,12 @@ def what_matters(lines: Sequence[str]) -> str:
     return "\n".join(kept[-_TAIL:])
 
 
-def markdown(
+def markdown(  # noqa: PLR0913  # the report's parts: every one but results optional
     results: Sequence[Result],
     debts: Sequence[Debt],
     about: str = "",
     next_step: str = "",
+    *,
     issues: Sequence[str] = (),
     adoption_debt: Sequence[str] = (),
 ) -> str:

@@ -21,9 +21,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from handoff_kit.catalog import Source
 from handoff_kit.rules.pragmas import allow_reads
 from handoff_kit.rules.walker import (
     ATTRIBUTE,
@@ -39,6 +39,9 @@ from handoff_kit.rules.walker import (
     parse,
     quoted,
 )
+
+if TYPE_CHECKING:  # The catalog loads pandas: the scans read code, not data.
+    from handoff_kit.catalog import Source
 
 # What opens a database: a connection, an engine or a pool (READERS, below).
 CONNECTS = (
