@@ -108,7 +108,7 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
     files = rel(rendered["default"])
     expected = {
         ".copier-answers.yml", ".devcontainer/devcontainer.json", ".dockerignore",
-        ".editorconfig", ".gitattributes", ".github/workflows/check.yml",
+        ".editorconfig", ".gitattributes", ".github/workflows/check.yml", ".github/workflows/image.yml",
         ".github/workflows/template-update.yml", ".gitignore", "renovate.json",
         ".pre-commit-config.yaml", ".python-version", ".secrets.baseline",
         ".vscode/extensions.json",
