@@ -111,8 +111,8 @@ def test_the_default_project_has_the_documented_layout(rendered: Mapping[str, Pa
     expected = {
         ".copier-answers.yml", ".devcontainer/devcontainer.json", ".dockerignore",
         ".editorconfig", ".gitattributes", ".github/workflows/check.yml",
-        ".github/workflows/template-update.yml", ".github/workflows/data-check.yml",
-        ".gitignore", "renovate.json",
+        ".github/workflows/data-check.yml", ".github/workflows/image.yml",
+        ".github/workflows/template-update.yml", ".gitignore", "renovate.json",
         ".pre-commit-config.yaml", ".python-version", ".secrets.baseline",
         ".vscode/extensions.json",
         ".vscode/launch.json", ".vscode/settings.json", "CODEOWNERS", "Dockerfile",
