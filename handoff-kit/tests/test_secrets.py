@@ -333,8 +333,9 @@ def test_a_catalog_entry_with_a_password_in_its_url_fails_the_scan(
         ("token: ''\nkey: value\n", []),
         (f"password: <fake>  {PRAGMA} -- a fake for the docs\n", []),
         ("password: [unclosed\n", []),
+        ("jobs:\n  image:\n    permissions:\n      id-token: write\n", []),
     ],
-    ids=["key", "nested", "list", "url-in-text", "env-name", "actions", "placeholders", "compose", "default", "empty", "pragma", "not-yaml"],
+    ids=["key", "nested", "list", "url-in-text", "env-name", "actions", "placeholders", "compose", "default", "empty", "pragma", "not-yaml", "permissions"],
 )  # fmt: skip
 def test_yaml_values_under_secret_names_and_urls_with_passwords_fail(
     tmp_path: Path, text: str, found: list[str]

@@ -67,7 +67,12 @@ def test_the_examples_files_carry_owner_status_types_rules_and_version(
     columns = {prop["name"]: prop for prop in customers["schema"][0]["properties"]}
 
     # The unofficial exit survey has no schema: no file.
-    assert names == ["customers.odcs.yaml", "model-input.odcs.yaml", "model-output.odcs.yaml"]
+    assert names == [
+        "customers.odcs.yaml",
+        "customers_warehouse.odcs.yaml",
+        "model-input.odcs.yaml",
+        "model-output.odcs.yaml",
+    ]
     assert customers["version"] == "1.0.0", "the contract version is CONTRACT_VERSION"
     assert customers["status"] == "active", "an official source is active"
     assert customers["team"]["members"] == [

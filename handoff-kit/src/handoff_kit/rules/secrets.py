@@ -32,7 +32,8 @@ SECRET_NAME, AWS_ACCESS_KEY_ID.
 YAML files (a catalog entry, a CI workflow) are read as YAML: a key that says
 secret given a literal value fails, and so does any value that is a URL with a
 password in its user part (a database URL, say): a catalog entry names the
-environment variable that holds such a URL in `credentials_env` instead.
+environment variable that holds such a URL in `credentials_env` instead. A CI
+workflow's `permissions:` (`id-token: write`) are access scopes, not values.
 
 What passes: an empty string; a placeholder that reads the real value from
 elsewhere: `$NAME`, `${NAME}`, `%NAME%`, `{name}` (in Jinja's double braces
@@ -196,6 +197,9 @@ def _yaml_nodes(node: yaml.Node | None) -> Iterator[tuple[int, str]]:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             name = key.value if isinstance(key, yaml.ScalarNode) else None
+            if name == "permissions" and isinstance(value, yaml.MappingNode):
+                # GitHub Actions' access scopes: `id-token: write` grants, holds nothing.
+                continue
             if (
                 isinstance(name, str)
                 and isinstance(value, yaml.ScalarNode)
