@@ -336,7 +336,7 @@ def test_a_package_name_the_templates_validators_refuse_is_refused(
 ) -> None:
     repo = repository(tmp_path, {"src/json/__init__.py": ""})
     error = adopt_fails(repo, capsys)
-    assert "would shadow" in error, error
+    assert "must not shadow" in error, error
     assert "--data" in error, "it says how to choose another name"
 
 
