@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,12 +97,14 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return snapshot_template(tmp_path_factory.mktemp("template"))
 
 
-def render(template: Path, dst: Path, **answers: Any) -> Path:
-    """Generate a project from `template` into `dst`, as `copier copy --defaults` does."""
+def render(template: Path, dst: Path, *, exclude: Sequence[str] = (), **answers: Any) -> Path:
+    """Generate a project from `template` into `dst`, as `copier copy --defaults` does
+    (leaving out the `exclude` patterns, as Copier's `--exclude`)."""
     copier.run_copy(
         str(template),
         dst,
         data={**BASE_ANSWERS, **answers},
+        exclude=list(exclude),
         defaults=True,
         unsafe=False,  # Copying must never need --trust.
         quiet=True,

@@ -347,3 +347,44 @@ def test_yaml_values_under_secret_names_and_urls_with_passwords_fail(
     assert [f.partition(" is given")[0].partition(" holds")[0] for f in findings] == [
         f"ci.yml:{where}" for where in found
     ]
+
+
+# --- The kit itself: every project gets its files -----------------------------------
+
+KIT = Path(__file__).resolve().parents[1]
+
+
+def kit_files_projects_get() -> list[Path]:
+    """What `copier copy` puts in standards/handoff-kit: all but the kit's tests."""
+    tests = KIT / "tests"
+    return sorted(
+        path
+        for path in KIT.rglob("*")
+        if path.is_file()
+        and not path.is_relative_to(tests)
+        and "__pycache__" not in path.parts
+        and not any(part.startswith(".") for part in path.relative_to(KIT).parts)
+    )
+
+
+def test_the_kit_every_project_gets_passes_both_secret_scans() -> None:
+    """`make hygiene` in every project scans the kit's files too (detect-secrets by
+    shape, and the kit's own scan): neither may find anything there, nor may the
+    kit allowlist a secret. The fast tier scans the rest of what the template writes."""
+    files = kit_files_projects_get()
+    baseline = KIT.parent / "template" / ".secrets.baseline"
+    assert len(files) > 40, f"the kit's files were not found under {KIT}: {files}"
+
+    shaped = subprocess.run(
+        ["detect-secrets-hook", "--baseline", str(baseline), *map(str, files)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    findings, pragmas = scan_secrets(files, KIT)
+
+    assert shaped.returncode == 0, (
+        f"detect-secrets finds secrets in the kit:\n{shaped.stdout}"
+    )
+    assert not findings, "the kit's secret scan fails the kit:\n" + "\n".join(
+        map(str, findings)
+    )
+    assert not pragmas, f"the kit allowlists secrets: {list(map(str, pragmas))}"
