@@ -21,7 +21,7 @@ from typing import Literal
 import pandas as pd
 from pandera.errors import SchemaErrors
 
-from handoff_kit import catalog, config
+from handoff_kit import catalog, config, contract_coverage
 from handoff_kit.catalog import CatalogError, Source
 from handoff_kit.contracts import failures_of
 
@@ -228,7 +228,9 @@ def run(settings: config.Settings, only: str | None = None) -> int:
         print(summary_line(outcome, settings))
     for source in unchecked:
         print(f"{source.name}: no schema, not checked ({source.file.name})")
-    # Contract coverage (issue 24, point 4) prints its section here.
+    if only is None:  # The whole catalog: how much of it the contract covers.
+        print()
+        print(contract_coverage.markdown(contract_coverage.measure(settings)))
     print(*closing_lines(outcomes), sep="\n")
     return 1 if any(outcome.fails_the_command for outcome in outcomes) else 0
 
