@@ -42,7 +42,9 @@ def test_a_clean_catalog_passes_and_writes_each_owner_a_report(
     out = capsys.readouterr().out
     assert "houses (official, owner ada@example.com): passed (50 rows)" in out
     assert "survey: no schema, not checked (survey.yml)" in out
-    assert "## Contract coverage\n\nBoundaries " in out, "data-check prints contract coverage"
+    assert "## Contract coverage\n\nBoundaries " in out, (
+        "data-check prints contract coverage"
+    )
     text = report(settings, "houses")
     assert "To: ada@example.com, owner of `houses` (data/catalog/houses.yml)." in text
     assert "**Passed**: all 50 rows follow the contract schema `Features`." in text
