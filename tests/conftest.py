@@ -254,9 +254,13 @@ class Project:
         return self.run("make", "--no-print-directory", *targets, check=check)
 
     def commit(self, message: str) -> None:
-        """Commit everything through the project's git hooks, as a user does."""
+        """Commit everything through the project's git hooks, as a user does: when a
+        hook rewrites files (the formatter, the derived documents), add them and
+        commit again; the second attempt must pass."""
         self.run("git", "add", "-A")
-        self.run("git", "commit", "-q", "-m", message)
+        if self.run("git", "commit", "-q", "-m", message, check=False).returncode != 0:
+            self.run("git", "add", "-A")
+            self.run("git", "commit", "-q", "-m", message)
 
     def restore(self) -> None:
         """Undo every uncommitted change, staged or not (ignored files such as .venv stay)."""

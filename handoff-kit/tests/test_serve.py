@@ -370,6 +370,24 @@ def test_serve_starts_a_worker_per_core_by_default_each_loading_the_model(
     assert too_large.status_code == 413, "a worker keeps the command's body limit"
 
 
+def test_workers_started_without_a_body_limit_take_the_default(
+    served: serve.Served,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(serve, "cores", lambda: 2)
+    monkeypatch.delenv(serve.MODEL_VARIABLE, raising=False)
+    monkeypatch.delenv(serve.MAX_BODY_VARIABLE, raising=False)
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+
+    assert main(["serve", "--model", f"models:/{MODEL_NAME}/1"]) == 0
+
+    worker = TestClient(serve.from_environment())
+    assert worker.get("/ready").status_code == 200, "a worker starts with no --max-body"
+    limit = api.DEFAULT_MAX_BODY
+    too_large = worker.post("/predict", content=b"[" + b" " * limit + b"]")
+    assert too_large.status_code == 413, "a worker keeps the default body limit"
+
+
 def test_serve_by_version_has_no_alias(
     settings: config.Settings, served: serve.Served
 ) -> None:

@@ -166,7 +166,11 @@ def news(project: Path, update: dict[str, Any]) -> str:
         old, text = changelogs(url, str(recorded.get("_commit") or ""), new)
     except UpdateError as error:
         return f"{header}\n(not readable: {error}; see {CHANGELOG} in {src})"
-    found = added_notes(old, text) if old is not None else entries(text, str(current), str(latest))
+    found = (
+        added_notes(old, text)
+        if old is not None
+        else entries(text, str(current), str(latest))
+    )
     if not found:
         return f"{header}\n(no entry for the versions after {current})"
     return "\n\n".join([header, *found])

@@ -202,7 +202,7 @@ def test_adding_an_optional_input_column_passes_after_a_fresh_snapshot(
     default_project.make("openapi")
     stale = gate(default_project, "odcs")
     assert rows(stale)["ODCS contracts match the contract"][1].startswith(
-        "contracts/ differs from what the contract produces (2 differences: "
+        "contracts/ differs from what the contract produces (3 differences: "
         "contracts/customers.odcs.yaml: schema[customers].properties[region]: added"
     ), "an added column left the ODCS files current"
     assert "contracts/model-input.odcs.yaml: schema[model-input].properties[region]: added" in (

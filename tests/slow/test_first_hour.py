@@ -115,7 +115,7 @@ def test_make_setup_installs_uv_with_pipx_and_uses_it_at_once(
     assert (home / "pipx-args").read_text().split() == ["install", "uv==0.13.8"]
     assert (path / "uv.lock").is_file(), "make setup did not go on with the uv pipx installed"
     assert "Ready. Next steps:" in result.stdout
-    assert f"{home}/.local/bin/uv run --frozen jupyter lab" in result.stdout, (
+    assert f"{home}/.local/bin/uv run --quiet --frozen jupyter lab" in result.stdout, (
         "the suggested command does not name the uv that was found"
     )
 

@@ -190,7 +190,7 @@ def test_the_readme_commands_generate_and_set_up_a_project_without_uv_on_path(
     assert "uv is not installed: installing uv 0.13.8 with pipx" in said, said[-3000:]
     assert LOCK_MESSAGE in said, "make setup does not say to commit the lock it wrote"
     assert "Ready. Next steps:" in said
-    assert f"{HOME}/.local/bin/uv run --frozen jupyter lab" in said, (
+    assert f"{HOME}/.local/bin/uv run --quiet --frozen jupyter lab" in said, (
         "the suggested command does not run the uv make setup installed"
     )
 

@@ -278,12 +278,19 @@ def test_make_check_and_the_gate_refuse_what_a_no_verify_commit_slipped_past_the
 
         checked = default_project.make("check", check=False)
         gated = hygiene_gate(default_project)
+        # The large file stops the scans before they read it; once it is out of git,
+        # the private key is found.
+        default_project.run("git", "rm", "-q", "-r", "--cached", "exports")
+        default_project.run("git", "commit", "-q", "--no-verify", "-m", "Data out of git")
+        scanned = default_project.make("hygiene", check=False)
 
     assert checked.returncode != 0, "make check passed with a private key and a large file"
-    assert "Private key found: deploy/id_rsa" in checked.stdout
     assert "exports/scores.csv (1172 KB) exceeds 1000 KB." in checked.stdout
+    assert "The secrets scan runs once they are gone." in checked.stdout
     assert gated.returncode != 0, "the gate passed with a private key and a large file"
     assert "| No large files, private keys or secrets | FAIL |" in gated.stdout
+    assert scanned.returncode != 0, "make hygiene passed with a private key in git"
+    assert "Private key found: deploy/id_rsa" in scanned.stdout
 
 
 def test_a_cloud_secret_in_package_code_is_refused_by_the_hook_make_check_and_the_gate(

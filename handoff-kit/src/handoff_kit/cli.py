@@ -296,7 +296,7 @@ def serve(settings: config.Settings, args: argparse.Namespace) -> None:
         args.port,
         workers=args.workers or server.cores(),
         uri=uri,
-        max_body=args.max_body,
+        max_body=max_body,
     )
 
 
