@@ -76,10 +76,12 @@ ANCHORS = {
 
 # The template's whole share of pyproject.toml's dependency groups: one line each, naming
 # the kit's extras (which pin the tools); the team adds its own lines below them.
-def frozen_groups(formatter: str, registry: str) -> dict[str, list[str]]:
-    # The whole MLflow (`mlflow ui`) for development where the registry is MLflow's.
+def frozen_groups(formatter: str, registry: str, example: bool) -> dict[str, list[str]]:
+    # The whole MLflow (`mlflow ui`) for development where the registry is MLflow's;
+    # the worked example's DuckDB warehouse source.
     extras = ["dev", *(["black"] if formatter == "black" else []),
-              *(["mlflow-ui"] if registry == "mlflow" else [])]  # fmt: skip
+              *(["mlflow-ui"] if registry == "mlflow" else []),
+              *(["duckdb"] if example else [])]  # fmt: skip
     return {
         "dev": [f"handoff-kit[{','.join(extras)}]"],
         "research": ["handoff-kit[research]"],
@@ -202,7 +204,7 @@ def test_pyprojects_dependency_groups_are_the_frozen_lines_naming_the_kits_extra
     for name, project in rendered.items():
         pyproject = tomllib.loads((project / "pyproject.toml").read_text())
         given = answers(project)
-        expected = frozen_groups(given["formatter"], given["model_registry"])
+        expected = frozen_groups(given["formatter"], given["model_registry"], given["example"])
         groups = pyproject["dependency-groups"]
         assert groups == expected, f"pyproject.toml ({name}) groups {groups}: {WHY}"
         kit = project / pyproject["tool"]["uv"]["sources"]["handoff-kit"]["path"]

@@ -135,7 +135,9 @@ def test_the_pins_and_the_date_leave_pyproject_and_the_teams_lines_stay(
     text = (project / "pyproject.toml").read_text()
     assert "exclude-newer" not in text, "pyproject.toml still has uv's resolution date"
     groups = tomllib.loads(text)["dependency-groups"]
-    assert groups == frozen_groups("black"), f"the groups are {groups}"
+    given = answers(project)
+    expected = frozen_groups(given["formatter"], given["model_registry"], given["example"])
+    assert groups == expected, f"the groups are {groups}"
     for line in (LINT_OVERRIDE, DEPENDENCY):
         assert line in text.splitlines(), f"the update lost the team's {line!r}"
     assert (project / "uv.toml").is_file(), "uv.toml did not arrive"
