@@ -31,7 +31,7 @@ case "$1" in
   lock) [ "$2" = --check ] || echo "# locked" > uv.lock ;;
   sync) ;;
   run)
-    shift; [ "$1" = --frozen ] && shift
+    shift; [ "$1" = --quiet ] && shift; [ "$1" = --frozen ] && shift
     [ "$1 $2 $3" = "python -m ipykernel" ] && { echo "kernel installed"; exit 0; }
     exec "$@" ;;
 esac
