@@ -414,8 +414,9 @@ def test_the_images_default_command_serves_and_answers_ready(
     try:
         ready = wait_for_ready(f"http://127.0.0.1:{port}/ready", server, log)
         # What `docker stop` does: SIGTERM to the container's command (chroot
-        # isolation shares this machine's process ids), which stops gracefully.
-        started = re.search(r"Started server process \[(\d+)\]", log.read_text())
+        # isolation shares this machine's process ids), which stops gracefully: one
+        # server process, or with a worker per core the parent that supervises them.
+        started = re.search(r"Started (?:server|parent) process \[(\d+)\]", log.read_text())
         assert started, log.read_text()
         os.kill(int(started.group(1)), signal.SIGTERM)
         server.wait(timeout=60)
