@@ -123,7 +123,7 @@ def edit_as_the_team(project: Path) -> None:
         pyproject, '    "scikit-learn>=1.6",\n', f'    "scikit-learn>=1.6",\n{DEPENDENCY}\n'
     )
     # Right below the template's one line of the dev group, which names the kit's extras.
-    tools = re.search(r'^    "handoff-kit\[dev[\w,]*\]",\n', pyproject.read_text(), re.MULTILINE)
+    tools = re.search(r'^    "handoff-kit\[dev[\w,-]*\]",\n', pyproject.read_text(), re.MULTILINE)
     assert tools, "pyproject.toml's dev group does not name the kit's extras"
     replace_once(pyproject, tools.group(), f"{tools.group()}{DEV_DEPENDENCY}\n")
     with (project / "uv.toml").open("a") as settings:
