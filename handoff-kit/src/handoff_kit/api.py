@@ -93,7 +93,7 @@ def _str_length(stats: dict[str, Any]) -> dict[str, Any]:
 
 # The contract's built-in checks (pandera's names and statistics) that JSON Schema
 # can say, as its keywords; the server runs every check either way.
-_KEYWORDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+KEYWORDS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "greater_than": lambda s: {"exclusiveMinimum": s["min_value"]},
     "greater_than_or_equal_to": lambda s: {"minimum": s["min_value"]},
     "less_than": lambda s: {"exclusiveMaximum": s["max_value"]},
@@ -115,9 +115,9 @@ def _bounds(checks: dict[str, Any]) -> dict[str, Any]:
     """JSON Schema keywords for the checks JSON Schema can express."""
     keywords: dict[str, Any] = {}
     for name, stats in checks.items():
-        if name not in _KEYWORDS:
+        if name not in KEYWORDS:
             continue  # Said in the property's description instead.
-        for key, value in _KEYWORDS[name](stats).items():
+        for key, value in KEYWORDS[name](stats).items():
             if key in keywords:  # Two patterns, say: both must hold.
                 keywords.setdefault("allOf", []).append({key: value})
             else:
@@ -136,7 +136,7 @@ def _property(kind: str, dtype: str, spec: Snapshot) -> dict[str, Any]:
             prop["minimum"] = low
         if "maximum" not in prop and "exclusiveMaximum" not in prop:
             prop["maximum"] = high
-    unchecked = sorted(set(spec["checks"]) - _KEYWORDS.keys())
+    unchecked = sorted(set(spec["checks"]) - KEYWORDS.keys())
     if unchecked:
         prop["description"] = "Also checked by the contract: " + ", ".join(unchecked)
     if spec["nullable"]:

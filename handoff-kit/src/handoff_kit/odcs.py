@@ -40,6 +40,7 @@ import pandera.pandas as pa
 import yaml
 
 from handoff_kit import catalog
+from handoff_kit.api import KEYWORDS
 from handoff_kit.api import differences as json_differences
 from handoff_kit.compat import describe_schema
 from handoff_kit.config import Settings
@@ -99,25 +100,18 @@ def _logical_type(schema: type[pa.DataFrameModel], name: str, dtype: str) -> str
     raise ExportError(msg)
 
 
-def _range(stats: dict[str, Any]) -> dict[str, Any]:
-    low = "minimum" if stats["include_min"] else "exclusiveMinimum"
-    high = "maximum" if stats["include_max"] else "exclusiveMaximum"
-    return {low: stats["min_value"], high: stats["max_value"]}
-
-
-def _lengths(stats: dict[str, Any]) -> dict[str, Any]:
-    found = {"minLength": stats.get("min_value"), "maxLength": stats.get("max_value")}
-    return {key: value for key, value in found.items() if value is not None}
-
-
-# Checks ODCS says as the logical type's options (ranges and lengths).
-_OPTIONS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
-    "greater_than": lambda s: {"exclusiveMinimum": s["min_value"]},
-    "greater_than_or_equal_to": lambda s: {"minimum": s["min_value"]},
-    "less_than": lambda s: {"exclusiveMaximum": s["max_value"]},
-    "less_than_or_equal_to": lambda s: {"maximum": s["max_value"]},
-    "in_range": _range,
-    "str_length": _lengths,
+# Checks ODCS says as the logical type's options (ranges and lengths): the same
+# keywords as the API's JSON Schema.
+_OPTIONS = {
+    name: KEYWORDS[name]
+    for name in (
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+        "str_length",
+    )
 }
 # Checks ODCS says as a regular expression (ECMA-262, as pandera's are Python's:
 # the simple ones read the same), each anchored as pandera applies it.
