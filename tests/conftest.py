@@ -8,7 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,9 +92,37 @@ def write_manifest(repo: Path) -> None:
     run([sys.executable, "hooks/manifest.py"], cwd=repo)
 
 
+# Temporary folders that session-scoped fixtures made: they outlive the module that
+# first asked for them.
+KEPT_FOR_THE_SESSION: set[Path] = set()
+
+
+def session_temp(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A temporary folder for a session-scoped fixture: kept until the session ends."""
+    path = tmp_path_factory.mktemp(name)
+    KEPT_FOR_THE_SESSION.add(path)
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _delete_what_the_module_made(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Each generated project set up in the slow tier holds its own environment
+    (0.2 GB of bytecode with uv's hard links, 1.3 GB where the cache is on another
+    file system), and container storage holds gigabytes: what a test module made is
+    deleted when the module ends, passed or not, so a run holds a few at a time,
+    never the tier's forty. Set HANDOFF_KEEP_TMP=1 to keep them to look into."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(base.iterdir())
+    yield
+    if os.environ.get("HANDOFF_KEEP_TMP") == "1":
+        return
+    for path in set(base.iterdir()) - before - KEPT_FOR_THE_SESSION:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return snapshot_template(tmp_path_factory.mktemp("template"))
+    return snapshot_template(session_temp(tmp_path_factory, "template"))
 
 
 def render(template: Path, dst: Path, *, exclude: Sequence[str] = (), **answers: Any) -> Path:
@@ -131,6 +159,7 @@ def rendered(
     base = tmp_path_factory.getbasetemp()
     root = (base if worker_id == "master" else base.parent) / "rendered"
     root.mkdir(exist_ok=True)
+    KEPT_FOR_THE_SESSION.add(root)
     busy = []
     for name in ANSWER_SETS:
         try:
@@ -277,7 +306,7 @@ def set_up_project(
 
     def get(name: str) -> Project:
         if name not in projects:
-            root = tmp_path_factory.mktemp(f"project-{name}")
+            root = session_temp(tmp_path_factory, f"project-{name}")
             projects[name] = new_project(template_dir, root, ANSWER_SETS[name])
         return projects[name]
 
