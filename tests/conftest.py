@@ -231,9 +231,13 @@ def tool_env(home: Path) -> dict[str, str]:
     and pyenv exposes every installed Python so uv finds python3.12 and 3.13.
     """
     # What a user's shell would not have: git's and uv's variables (`uv run` sets UV
-    # to itself) and the outer make's (MAKELEVEL makes a project's make a sub-make).
+    # to itself), the outer make's (MAKELEVEL makes a project's make a sub-make), and
+    # this machine's PYTHONDONTWRITEBYTECODE (with it, `make setup` compiles the whole
+    # environment: 12,000 files, 20 s of CPU and 0.2 GB per project; a fast test
+    # covers that path).
     outer = ("GIT_", "VIRTUAL_ENV", "UV_", "MAKE", "MFLAGS")
-    env = {k: v for k, v in os.environ.items() if k != "UV" and not k.startswith(outer)}
+    dropped = ("UV", "PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped and not k.startswith(outer)}
     env.update(
         GIT_CONFIG_GLOBAL=str(home / "gitconfig"),
         GIT_CONFIG_NOSYSTEM="1",

@@ -241,6 +241,21 @@ def test_the_dockerfile_builds_from_the_lock_for_a_non_root_cli(
     assert not any(given["project_slug"] in line for line in runtime), "the old command"
 
 
+def test_uv_setup_compiles_bytecode_only_where_python_will_not_write_it(
+    rendered: Mapping[str, Path],
+) -> None:
+    project = rendered["default"]
+    plain = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for env, compiles in ((plain, False), ({**plain, "PYTHONDONTWRITEBYTECODE": "1"}, True)):
+        recipe = run(["make", "-n", "env"], cwd=project, env=env).stdout
+        sync = [line for line in recipe.splitlines() if "uv sync --locked" in line]
+        assert len(sync) == 1, f"make setup does not sync the lock once:\n{recipe}"
+        assert ("--compile-bytecode" in sync[0]) == compiles, (
+            f"with PYTHONDONTWRITEBYTECODE={env.get('PYTHONDONTWRITEBYTECODE')!r}, "
+            f"setup runs `{sync[0].strip()}`"
+        )
+
+
 @pytest.mark.parametrize("name", CONDA)
 def test_conda_setup_installs_the_kit_then_the_project_editable(
     rendered: Mapping[str, Path], name: str
