@@ -275,11 +275,15 @@ def test_the_handoff_report_names_the_steps_an_adoption_left(tmp_path: Path) -> 
         "data/catalog/README.md": "# Catalog\n",
         "data/README.md": "# Data\n",
     }
+    (root / "package" / "src" / "fraud" / "contracts").mkdir(parents=True)
+    (root / "package" / "src" / "fraud" / "model.py").write_text("class M: ...\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "The team's model")
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     debt.write(root, baseline())
-    git(root, "init", "-q")
     git(root, "add", "-A")
     git(root, "commit", "-qm", "Adopt")
     (root / "data" / "transactions.csv").write_text("a\n1\n")  # Out of git.
@@ -306,6 +310,15 @@ def test_the_handoff_report_names_the_steps_an_adoption_left(tmp_path: Path) -> 
         "(owner, tier, official or not).",
     ], left
     assert "package/src/fraud/contracts/ is still the template's starter" in left[0]
+    assert debt.steps_left(
+        root,
+        contracts=source / "contracts",
+        training=source / "model.py",
+        acceptance=root / "package" / "tests" / "acceptance",
+        catalog=root / "data" / "catalog",
+    )[1].startswith("Write the acceptance scenarios"), (
+        "a training module the team had before the adoption is no starter"
+    )
     (source / "contracts" / "__init__.py").write_text("X = 1\n")
     (source / "training.py").unlink()
     (root / "package" / "tests" / "acceptance" / "scoring.feature").write_text(

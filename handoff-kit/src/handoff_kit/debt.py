@@ -436,13 +436,26 @@ def report_lines(root: Path) -> list[str]:
     return lines
 
 
-def _unchanged_since(root: Path, commit: str, files: Sequence[Path]) -> bool:
-    """Every one of `files` is as `commit` had it (the template's starter)."""
-    for file in files:
-        then = _git(root, "show", f"{commit}:{file.relative_to(root).as_posix()}")
-        if not then or file.read_text(encoding="utf-8") != then:
-            return False
-    return True
+def _blob(root: Path, commit: str, file: Path) -> str | None:
+    """`file` as `commit` had it (None: it had none)."""
+    said = subprocess.run(  # noqa: S603
+        ["git", "show", f"{commit}:{file.relative_to(root).as_posix()}"],  # noqa: S607
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return said.stdout if said.returncode == 0 else None
+
+
+def _starters(root: Path, commit: str, files: Sequence[Path]) -> bool:
+    """Every one of `files` is as the adoption `commit` wrote it, and none was the
+    team's before: the template's starters, untouched."""
+    return all(
+        _blob(root, f"{commit}^", file) is None
+        and _blob(root, commit, file) == file.read_text(encoding="utf-8")
+        for file in files
+    )
 
 
 def _data_sources(data: Path, catalog: Path) -> list[str]:
@@ -471,22 +484,20 @@ def steps_left(
     catalog: Path,
 ) -> list[str]:
     """What an adopted project still has to write, from its state: the template's
-    starter contract, training and scenarios, unchanged since the adoption commit
+    starter contract, training and scenarios, as the adoption commit wrote them
     (or not written), and data sources the catalog lacks. None: not adopted."""
     if read(root) is None:
         return []
     adopted = _first_commit(root, ANSWERS)
     steps = []
     schemas = sorted(contracts.rglob("*.py")) if contracts.is_dir() else []
-    if not schemas or (adopted and _unchanged_since(root, adopted, schemas)):
+    if not schemas or (adopted and _starters(root, adopted, schemas)):
         steps.append(
             f"Write the contract: {contracts.relative_to(root).as_posix()}/ is still "
             "the template's starter; put the model's input and output schemas and "
             "its interface there, then `make contract-snapshot`."
         )
-    if not training.is_file() or (
-        adopted and _unchanged_since(root, adopted, [training])
-    ):
+    if not training.is_file() or (adopted and _starters(root, adopted, [training])):
         state = (
             "is still the template's starter" if training.is_file() else "is missing"
         )
@@ -495,7 +506,7 @@ def steps_left(
             "its `train` ([tool.handoff] train) trains the team's model."
         )
     features = sorted(acceptance.rglob("*.feature")) if acceptance.is_dir() else []
-    if not features or (adopted and _unchanged_since(root, adopted, features)):
+    if not features or (adopted and _starters(root, adopted, features)):
         steps.append(
             f"Write the acceptance scenarios: {acceptance.relative_to(root).as_posix()}/"
             " has only the template's starter (or none), with its golden sample."

@@ -226,7 +226,9 @@ def version(found: Found) -> str | None:
         found.setup_py.get("version"),
         _table(found.pyproject, "tool", "poetry").get("version"),
     ):
-        if isinstance(value, str) and value.strip() and not value.startswith("attr:"):
+        if (
+            isinstance(value, str) and value.strip() and ":" not in value
+        ):  # attr:, file:
             return value.strip()
     return None
 
