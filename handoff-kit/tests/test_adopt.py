@@ -240,15 +240,94 @@ build-backend = "flit_core.buildapi"
 
 def test_poetry_dependencies_become_requirements() -> None:
     team = (
-        '[tool.poetry]\nname = "d"\n[tool.poetry.dependencies]\npython = "^3.12"\n'
+        '[tool.poetry]\nname = "d"\nversion = "0.2.0"\n'
+        '[tool.poetry.dependencies]\npython = "^3.12"\n'
         'pandas = "^2.2"\nnumpy = { version = "1.26.4" }\n'
-        '[tool.poetry.group.dev.dependencies]\npytest = "*"\n'
+        'either = ">=1 || <0.5"\n'
+        '[tool.poetry.group.dev.dependencies]\npytest = "^8.0"\nhypothesis = "~6.1"\n'
+        '[tool.poetry.group.docs.dependencies]\nmkdocs = "*"\n'
     )
-    text, _ = merge.merge_pyproject(team, TEMPLATE_PYPROJECT, [], [], None)
+    text, notes = merge.merge_pyproject(
+        team, TEMPLATE_PYPROJECT, [], [], "0.2.0", pinned={"pytest": "pytest==9.2.0"}
+    )
     merged = tomlkit.parse(text).unwrap()
-    assert merged["project"]["dependencies"][:2] == ["pandas>=2.2", "numpy==1.26.4"]
-    assert "pytest" in merged["dependency-groups"]["dev"]
+    assert merged["project"]["dependencies"][:2] == [
+        "pandas>=2.2,<3",
+        "numpy==1.26.4",
+    ], "a caret keeps its upper bound; a bare version is exact"
+    assert merged["project"]["version"] == "0.2.0", "[tool.poetry] version is kept"
+    assert merged["dependency-groups"]["dev"] == [
+        "hypothesis>=6.1,<6.2",
+        "mkdocs",
+        "handoff-kit[dev]",
+    ], "poetry's groups join dev; the kit's pinned pytest wins over the team's"
+    assert "pytest>=8.0,<9 left out: the template pins pytest==9.2.0" in notes
+    assert any("either" in note and "by hand" in note for note in notes), (
+        "a constraint PEP 508 cannot say is named, not dropped silently"
+    )
     assert "poetry" not in merged["tool"]
+
+
+@pytest.mark.parametrize(
+    ("poetry", "pep440"),
+    [
+        ("^1.2.3", ">=1.2.3,<2"),
+        ("^0.2.3", ">=0.2.3,<0.3"),
+        ("^0.0.3", ">=0.0.3,<0.0.4"),
+        ("^0", ">=0,<1"),
+        ("~1.2.3", ">=1.2.3,<1.3"),
+        ("~1", ">=1,<2"),
+        ("1.2.3", "==1.2.3"),
+        ("1.2.*", "==1.2.*"),
+        ("*", ""),
+        (">= 1.2, < 1.5", ">=1.2,<1.5"),
+        ("~=1.4", "~=1.4"),
+        ("^2.0.0b1", ">=2.0.0b1,<3"),
+        (">=1 || <0.5", None),
+    ],
+)
+def test_poetry_constraints_become_pep440_specifiers(
+    poetry: str, pep440: str | None
+) -> None:
+    assert merge.poetry_constraint(poetry) == pep440
+
+
+def test_poetry_extras_markers_and_git_sources_are_kept() -> None:
+    team = (
+        "[tool.poetry.dependencies]\n"
+        'x = { version = "^1", extras = ["a"], markers = "sys_platform == \'linux\'" }\n'
+        'y = { git = "https://example.com/y.git", tag = "v1" }\n'
+    )
+    runtime, _, _ = merge.poetry_dependencies(tomlkit.parse(team).unwrap())
+    assert runtime == [
+        "x[a]>=1,<2; sys_platform == 'linux'",
+        "y @ git+https://example.com/y.git@v1",
+    ]
+
+
+def test_the_kits_exact_pins_are_read_from_its_extras() -> None:
+    kit = (
+        '[project]\ndependencies = ["pandas>=2.2"]\n'
+        '[project.optional-dependencies]\ndev = ["pytest==9.2.0", "ruff>=0.1"]\n'
+        'black = ["black[jupyter]==26.10.1"]\n'
+    )
+    assert merge.kit_pins(kit) == {
+        "pytest": "pytest==9.2.0",
+        "black": "black[jupyter]==26.10.1",
+    }
+
+
+def test_a_setup_py_version_is_the_project_version(tmp_path: Path) -> None:
+    repo = repository(
+        tmp_path,
+        {"setup.py": 'from setuptools import setup\nsetup(version="0.3.0")\n'},
+    )
+    assert infer.version(found(repo)) == "0.3.0"
+    text, notes = merge.merge_pyproject(None, TEMPLATE_PYPROJECT, [], [], "0.3.0")
+    assert tomlkit.parse(text).unwrap()["project"]["version"] == "0.3.0", (
+        "without a pyproject.toml, the template's 0.1.0 replaced the team's version"
+    )
+    assert "[project] version 0.3.0, from the team's metadata" in notes
 
 
 def test_requirements_files_give_their_requirements_only() -> None:
@@ -423,4 +502,32 @@ def test_the_audit_plans_moves_collisions_and_next_steps(
     )
     assert (repo / adopt.REPORT).read_text() == report, (
         "a second audit gives other bytes"
+    )
+
+
+def test_the_templates_tests_of_the_teams_modules_are_not_written(
+    tmp_path: Path,
+) -> None:
+    files = {
+        # The team's, kept: a version of its own, a model.
+        "package/src/fraud/__init__.py": '__version__ = "0.3.0"\n',
+        "package/src/fraud/model.py": "def score(x):\n    return x\n",
+        # The template's.
+        "package/src/fraud/contracts/__init__.py": "X = 1\n",
+        "package/tests/test_package.py": "from fraud import __version__\n",
+        "package/tests/test_model.py": "from fraud import model\n",
+        "package/tests/test_contracts.py": "from fraud import contracts\n"
+        "from fraud.contracts import X\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    written = {n for n in files if not n.startswith("package/src/fraud/_")}
+    written -= {"package/src/fraud/model.py"}
+    assert adopt.unsatisfied(tmp_path, "fraud", written) == [
+        "package/tests/test_model.py",
+        "package/tests/test_package.py",
+    ], "the template's tests of the team's __init__ and model test the template's"
+    assert "package/tests/test_contracts.py" in written, (
+        "a test of the template's own contracts stays"
     )

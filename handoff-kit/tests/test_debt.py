@@ -262,3 +262,75 @@ def test_the_handoff_report_lists_the_remaining_debt(tmp_path: Path) -> None:
     ]
     (tmp_path / "debt-baseline.json").write_text("{")
     assert "not JSON" in debt.report_lines(tmp_path)[0]
+
+
+def test_the_handoff_report_names_the_steps_an_adoption_left(tmp_path: Path) -> None:
+    root = tmp_path / "project"
+    source = root / "package" / "src" / "fraud"
+    files = {
+        ".copier-answers.yml": "_commit: 1.0.0\n",
+        "package/src/fraud/contracts/__init__.py": "# The template's starter.\n",
+        "package/src/fraud/training.py": "def train(): ...\n",
+        "package/tests/acceptance/scoring.feature": "Feature: scoring\n",
+        "data/catalog/README.md": "# Catalog\n",
+        "data/README.md": "# Data\n",
+    }
+    (root / "package" / "src" / "fraud" / "contracts").mkdir(parents=True)
+    (root / "package" / "src" / "fraud" / "model.py").write_text("class M: ...\n")
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "The team's model")
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    debt.write(root, baseline())
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "Adopt")
+    (root / "data" / "transactions.csv").write_text("a\n1\n")  # Out of git.
+    (root / "data" / "raw").mkdir()
+    (root / "data" / "raw" / "x.parquet").write_text("")
+
+    def steps() -> list[str]:
+        return debt.steps_left(
+            root,
+            contracts=source / "contracts",
+            training=source / "training.py",
+            acceptance=root / "package" / "tests" / "acceptance",
+            catalog=root / "data" / "catalog",
+        )
+
+    left = steps()
+    assert [step.split(":")[0] for step in left] == [
+        "Write the contract",
+        "Connect training",
+        "Write the acceptance scenarios",
+        "Describe the data source `raw` in data/catalog/raw.yml (owner, tier, official "
+        "or not).",
+        "Describe the data source `transactions` in data/catalog/transactions.yml "
+        "(owner, tier, official or not).",
+    ], left
+    assert "package/src/fraud/contracts/ is still the template's starter" in left[0]
+    assert debt.steps_left(
+        root,
+        contracts=source / "contracts",
+        training=source / "model.py",
+        acceptance=root / "package" / "tests" / "acceptance",
+        catalog=root / "data" / "catalog",
+    )[1].startswith("Write the acceptance scenarios"), (
+        "a training module the team had before the adoption is no starter"
+    )
+    (source / "contracts" / "__init__.py").write_text("X = 1\n")
+    (source / "training.py").unlink()
+    (root / "package" / "tests" / "acceptance" / "scoring.feature").write_text(
+        "Feature: the team's scoring\n"
+    )
+    (root / "data" / "catalog" / "raw.yml").write_text("owner: x\n")
+    left = steps()
+    assert left == [
+        "Connect training: package/src/fraud/training.py is missing; its `train` "
+        "([tool.handoff] train) trains the team's model.",
+        "Describe the data source `transactions` in data/catalog/transactions.yml "
+        "(owner, tier, official or not).",
+    ], "a written contract, scenarios and catalog entry are steps done"
+    (root / "debt-baseline.json").unlink()
+    assert steps() == [], "a project made by copier copy has no adoption steps"

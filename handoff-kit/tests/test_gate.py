@@ -692,3 +692,21 @@ def test_the_interface_gate_fails_on_the_class_train_returns_whatever_the_tests_
 
     assert not result.passed, "the interface gate passed a model without fit()"
     assert said in result.details, result.details
+
+
+def test_an_adopted_projects_report_shows_its_debt_and_the_steps_left() -> None:
+    report = markdown(
+        [Result("Lint", True, "fine")],
+        [],
+        adoption_debt=["Left in debt-baseline.json: 1 ruff violations."],
+        adoption_steps=["Write the contract: x.", "Connect training: y."],
+    )
+
+    assert (
+        "## Debt baseline: what the code had when it was adopted\n\n"
+        "Left in debt-baseline.json: 1 ruff violations.\n\n"
+        "## Adoption: steps left\n\n1. Write the contract: x.\n2. Connect training: y.\n"
+    ) in report
+    assert "Adoption" not in markdown([Result("Lint", True, "fine")], []), (
+        "a project made by copier copy has no adoption section"
+    )

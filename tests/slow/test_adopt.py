@@ -1,18 +1,18 @@
 """Adopting existing repositories (tests/adopt_shapes.py builds them): the audit
 writes only ADOPTION.md, the same bytes twice; `--apply` keeps history, reaches a
 green `make check` with the debt baseline, refuses new debt, shrinks with fixes,
-and takes a later template version as a project made by `copier copy` does.
+and takes a later template version with `make update` as a project made by
+`copier copy` does.
 
-The full adoption (make setup, check, handoff, update) runs on the
-cookiecutter-data-science shape; the flat and poetry shapes are audited (their
-inference, moves and merges are the kit's unit tests too): a full setup of each
-would cost minutes of CI apiece.
+Each of the three shapes is adopted once, end to end (history, make check, make
+handoff); the cookiecutter-data-science one then takes the debt and update tests.
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -76,20 +76,86 @@ def test_the_audit_writes_only_its_report_the_same_bytes_twice(
     )
 
 
-def test_a_poetry_project_is_audited_from_its_poetry_tables(template: Path, tmp_path: Path) -> None:
-    poetry = shape("poetry", tmp_path)
-    adopt(poetry, template)
-    report = (poetry.path / "ADOPTION.md").read_text()
-    for expected in [
-        "| package_name | `demand_forecast` | pyproject.toml [tool.poetry] packages |",
-        "| python_version | `3.12` |",
-        "| formatter | `black` | pyproject.toml [tool.black] |",
-        "| ci | `github` | .github/workflows/ |",
-        "| `tests/test_features.py` | `package/tests/test_features.py` | tests |",
-        "pyproject.toml: [tool.poetry] removed",
-        "type errors (mypy --strict): 4 in 2 files",
-    ]:
-        assert expected in report, f"ADOPTION.md lacks {expected!r}:\n{report}"
+@dataclass(frozen=True)
+class Shape:
+    """What one repository shape's adoption must show."""
+
+    moved: dict[str, str]  # A moved notebook and module -> a commit of their history.
+    audit: list[str]  # Lines its ADOPTION.md holds.
+    steps: list[str]  # What its handoff report names as left to do.
+    debt: str  # A line of the report's debt section.
+
+
+SHAPES = {
+    "flat": Shape(
+        moved={
+            "research/notebooks/analysis.ipynb": "First model",
+            "package/src/fraud/model.py": "First model",
+        },
+        audit=["pyproject.toml: [project] version 0.3.0, from the team's metadata"],
+        steps=[
+            "Write the contract: package/src/fraud/contracts/ is still the template's",
+            "Connect training: package/src/fraud/training.py is missing",
+            "Write the acceptance scenarios",
+            "Describe the data source `transactions` in data/catalog/transactions.yml",
+        ],
+        debt="- ruff: `package/src/fraud/model.py`: ANN001 x2, ANN201 x1",
+    ),
+    "poetry": Shape(
+        moved={
+            "research/notebooks/forecast.ipynb": "Tests and a notebook",
+            "package/src/demand_forecast/features.py": "Poetry project",
+        },
+        audit=[
+            "| package_name | `demand_forecast` | pyproject.toml [tool.poetry] packages |",
+            "| python_version | `3.12` |",
+            "| formatter | `black` | pyproject.toml [tool.black] |",
+            "| ci | `github` | .github/workflows/ |",
+            "| `tests/test_features.py` | `package/tests/test_features.py` | tests |",
+            "pyproject.toml: [tool.poetry] removed",
+            "pyproject.toml: pytest>=8.0,<9 left out: the template pins pytest==",
+            "type errors (mypy --strict): 4 in 2 files",
+        ],
+        steps=[
+            "Write the contract: package/src/demand_forecast/contracts/ is still",
+            "Connect training: package/src/demand_forecast/training.py is still the "
+            "template's starter",
+            "Write the acceptance scenarios",
+        ],
+        debt="- mypy: `package/src/demand_forecast/features.py`: no-untyped-def x1",
+    ),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(SHAPES))
+def adopted_shape(
+    request: pytest.FixtureRequest, template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Shape, Project]:
+    """The flat and the poetry shape, each adopted with --apply (one at a time)."""
+    project = shape(request.param, tmp_path_factory.mktemp(f"adopted-{request.param}"))
+    adopt(project, template, "--apply")
+    return SHAPES[request.param], project
+
+
+def test_a_flat_and_a_poetry_repository_are_adopted_end_to_end(
+    adopted_shape: tuple[Shape, Project],
+) -> None:
+    expected, project = adopted_shape
+    for path, commit in expected.moved.items():
+        follow = project.run("git", "log", "--follow", "--format=%s", "--", path).stdout
+        assert commit in follow, f"the history of {path} is lost:\n{follow}"
+    audit = (project.path / "ADOPTION.md").read_text()
+    for line in expected.audit:
+        assert line in audit, f"ADOPTION.md lacks {line!r}:\n{audit}"
+    project.make("check")
+    project.make("handoff", check=False)
+    report = (project.path / "reports" / "handoff.md").read_text()
+    assert "## Adoption: steps left" in report, f"the report names no steps left:\n{report}"
+    steps = report.split("## Adoption: steps left", 1)[1]
+    for step in expected.steps:
+        assert step in steps, f"the report's steps left lack {step!r}:\n{steps}"
+    assert "## Debt baseline: what the code had when it was adopted" in report, report
+    assert expected.debt in report, f"the report lacks the debt {expected.debt!r}:\n{report}"
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +217,8 @@ def test_make_handoff_reports_the_remaining_debt(adopted: Project) -> None:
     report = (adopted.path / "reports" / "handoff.md").read_text()
     assert "## Debt baseline: what the code had when it was adopted" in report, report
     assert "`package/src/churn_insights/features.py`: ANN001 x3" in report, report
+    assert "## Adoption: steps left" in report, f"the report names no steps left:\n{report}"
+    assert "1. Write the contract: package/src/churn_insights/contracts/" in report, report
 
 
 def test_a_later_template_version_arrives_without_losing_the_teams_files(
@@ -175,7 +243,7 @@ def test_a_later_template_version_arrives_without_losing_the_teams_files(
             "debt-baseline.json",
         ]
     }
-    adopted.run(sys.executable, "-m", "copier", "update", "--defaults")
+    adopted.make("update", f"COPIER={sys.executable} -m copier", "UPDATE_FLAGS=--defaults")
     answers = yaml.safe_load((adopted.path / ".copier-answers.yml").read_text())
     assert answers["_commit"] == NEW, "the update did not take the new version"
     assert (adopted.path / "standards" / "README.md").is_file(), "the new file did not arrive"

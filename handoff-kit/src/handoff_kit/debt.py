@@ -436,6 +436,90 @@ def report_lines(root: Path) -> list[str]:
     return lines
 
 
+def _blob(root: Path, commit: str, file: Path) -> str | None:
+    """`file` as `commit` had it (None: it had none)."""
+    said = subprocess.run(  # noqa: S603
+        ["git", "show", f"{commit}:{file.relative_to(root).as_posix()}"],  # noqa: S607
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return said.stdout if said.returncode == 0 else None
+
+
+def _starters(root: Path, commit: str, files: Sequence[Path]) -> bool:
+    """Every one of `files` is as the adoption `commit` wrote it, and none was the
+    team's before: the template's starters, untouched."""
+    return all(
+        _blob(root, f"{commit}^", file) is None
+        and _blob(root, commit, file) == file.read_text(encoding="utf-8")
+        for file in files
+    )
+
+
+def _data_sources(data: Path, catalog: Path) -> list[str]:
+    """The data sources in the data folder (a folder or a file at its top each,
+    as `handoff adopt` names them) that the catalog does not describe."""
+    if not data.is_dir():
+        return []
+    names = {
+        entry.stem if entry.is_file() else entry.name
+        for entry in data.iterdir()
+        if not entry.name.startswith(".")
+        and entry != catalog
+        and entry.name != "README.md"
+        and (entry.is_file() or any(p.is_file() for p in entry.rglob("[!.]*")))
+    }
+    described = {p.stem for p in catalog.glob("*.y*ml")} if catalog.is_dir() else set()
+    return sorted(names - described)
+
+
+def steps_left(
+    root: Path,
+    *,
+    contracts: Path,
+    training: Path,
+    acceptance: Path,
+    catalog: Path,
+) -> list[str]:
+    """What an adopted project still has to write, from its state: the template's
+    starter contract, training and scenarios, as the adoption commit wrote them
+    (or not written), and data sources the catalog lacks. None: not adopted."""
+    if read(root) is None:
+        return []
+    adopted = _first_commit(root, ANSWERS)
+    steps = []
+    schemas = sorted(contracts.rglob("*.py")) if contracts.is_dir() else []
+    if not schemas or (adopted and _starters(root, adopted, schemas)):
+        steps.append(
+            f"Write the contract: {contracts.relative_to(root).as_posix()}/ is still "
+            "the template's starter; put the model's input and output schemas and "
+            "its interface there, then `make contract-snapshot`."
+        )
+    if not training.is_file() or (adopted and _starters(root, adopted, [training])):
+        state = (
+            "is still the template's starter" if training.is_file() else "is missing"
+        )
+        steps.append(
+            f"Connect training: {training.relative_to(root).as_posix()} {state}; "
+            "its `train` ([tool.handoff] train) trains the team's model."
+        )
+    features = sorted(acceptance.rglob("*.feature")) if acceptance.is_dir() else []
+    if not features or (adopted and _starters(root, adopted, features)):
+        steps.append(
+            f"Write the acceptance scenarios: {acceptance.relative_to(root).as_posix()}/"
+            " has only the template's starter (or none), with its golden sample."
+        )
+    steps += [
+        f"Describe the data source `{name}` in "
+        f"{catalog.relative_to(root).as_posix()}/{name}.yml (owner, tier, official "
+        "or not)."
+        for name in _data_sources(catalog.parent, catalog)
+    ]
+    return steps
+
+
 def hook(root: Path, files: Sequence[str]) -> int:
     """The git hook's lint: ruff on the staged `files` (fixing what it can), or,
     in an adopted project, the whole of it against the baseline, so that a commit

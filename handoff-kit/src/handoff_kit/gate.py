@@ -739,6 +739,20 @@ def _after(earlier: Future[Result] | None, gate: Gate) -> Result:
         return _run_safely(gate)
 
 
+def adoption_steps(settings: Settings) -> list[str]:
+    """What an adopted project still has to write (handoff_kit/debt.py)."""
+    module = settings.train_function.split(":")[0]
+    contracts = settings.contracts_module
+    source = settings.package_dir.parent  # package/src: where modules' paths start.
+    return debt.steps_left(
+        settings.root,
+        contracts=source.joinpath(*contracts.split(".")),
+        training=source.joinpath(*module.split(".")).with_suffix(".py"),
+        acceptance=settings.acceptance,
+        catalog=settings.catalog,
+    )
+
+
 def run(settings: Settings, selected: Sequence[Gate]) -> int:
     """Run `selected` gates, print and write the report; 0 when all passed."""
     results = run_all(selected)
@@ -760,6 +774,7 @@ def run(settings: Settings, selected: Sequence[Gate]) -> int:
             next_step(selected, results),
             issues=issues,
             adoption_debt=debt.report_lines(settings.root),
+            adoption_steps=adoption_steps(settings),
         ),
         settings.root,
     )

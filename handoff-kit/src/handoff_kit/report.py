@@ -198,10 +198,12 @@ def markdown(  # noqa: PLR0913  # the report's parts: every one but results opti
     *,
     issues: Sequence[str] = (),
     adoption_debt: Sequence[str] = (),
+    adoption_steps: Sequence[str] = (),
 ) -> str:
     """The report, ready to paste into a pull request; `about` says what was checked,
     `next_step` what to run now, `issues` the open known issues of catalogued data,
-    `adoption_debt` an adopted project's remaining debt baseline."""
+    `adoption_debt` an adopted project's remaining debt baseline, `adoption_steps`
+    what it still has to write."""
     failed = [result for result in results if not result.passed]
     run = [result for result in results if result.exercised]
     idle = [result.gate for result in results if not result.exercised]
@@ -250,6 +252,9 @@ def markdown(  # noqa: PLR0913  # the report's parts: every one but results opti
     if adoption_debt:  # An adopted project's baseline (handoff_kit/debt.py).
         lines += ["", "## Debt baseline: what the code had when it was adopted", ""]
         lines += adoption_debt
+    if adoption_steps:  # handoff_kit/debt.py steps_left.
+        lines += ["", "## Adoption: steps left", ""]
+        lines += [f"{i}. {step}" for i, step in enumerate(adoption_steps, 1)]
     return "\n".join([*lines, *sections]) + "\n"
 
 

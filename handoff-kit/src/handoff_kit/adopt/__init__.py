@@ -207,7 +207,8 @@ def _module_file(root: Path, module: str) -> Path | None:
 
 def unsatisfied(root: Path, package: str, written: set[str]) -> list[str]:
     """The template's package files that import what the team's modules (kept in
-    their place) do not define, or what is missing: they are not written."""
+    their place) do not define, or what is missing, and the template's tests of
+    the team's modules: they are not written."""
     removed: list[str] = []
     changed = True
     while changed:
@@ -235,13 +236,21 @@ def unsatisfied(root: Path, package: str, written: set[str]) -> list[str]:
                     and target.relative_to(root).as_posix() not in written
                 ):
                     have = _defined(ast.parse(target.read_text(encoding="utf-8")))
+                    # A template test of the team's module tests the template's
+                    # version of it (its starter __version__, say): not theirs.
+                    test = path.startswith("package/tests/")
                     submodules = {
                         n.name
                         for n in node.names
-                        if _module_file(root, f"{module}.{n.name}") is not None
+                        if (sub := _module_file(root, f"{module}.{n.name}")) is not None
+                        and not (
+                            test
+                            and sub.is_file()
+                            and sub.relative_to(root).as_posix() not in written
+                        )
                     }
                     missing = any(
-                        n.name not in have and n.name not in submodules
+                        (test or n.name not in have) and n.name not in submodules
                         for n in node.names
                     )
                 else:
@@ -296,12 +305,14 @@ def merge_shared(
         init = _show(root, f"{audit_.package_folder}/__init__.py") or _show(
             root, f"package/src/{audit_.data['package_name']}/__init__.py"
         )
+    kit = render_dir / "standards" / "handoff-kit" / "pyproject.toml"
     text, pyproject_notes = merge.merge_pyproject(
         _show(root, "pyproject.toml"),
         (render_dir / "pyproject.toml").read_text(encoding="utf-8"),
         runtime,
         dev,
-        merge.package_version(init or ""),
+        infer.version(found) or merge.package_version(init or ""),
+        pinned=merge.kit_pins(kit.read_text(encoding="utf-8")) if kit.is_file() else {},
     )
     (into / "pyproject.toml").write_text(text, encoding="utf-8")
     notes += [f"pyproject.toml: {note}" for note in pyproject_notes]

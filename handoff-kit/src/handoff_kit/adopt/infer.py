@@ -218,6 +218,21 @@ def package(found: Found, name: str) -> tuple[Answer, str | None]:
     ), None
 
 
+def version(found: Found) -> str | None:
+    """The version the build configuration declares, where a [project] table
+    does not: setup.cfg, setup.py's setup(version=...), [tool.poetry]."""
+    for value in (
+        _cfg(found, "metadata", "version"),
+        found.setup_py.get("version"),
+        _table(found.pyproject, "tool", "poetry").get("version"),
+    ):
+        if (
+            isinstance(value, str) and value.strip() and ":" not in value
+        ):  # attr:, file:
+            return value.strip()
+    return None
+
+
 def _python_from(spec: str) -> str | None:
     """The oldest of the template's Python versions that `spec` allows."""
     found = _VERSION.search(spec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import tomlkit
@@ -41,39 +41,134 @@ def read_requirements(text: str) -> list[str]:
     return found
 
 
+_POETRY_VERSION = re.compile(
+    r"(?P<release>[0-9]+(?:\.[0-9]+)*)(?P<rest>[.-]?[A-Za-z].*)?"
+)
+
+
+def _upper(release: str, caret: bool) -> str:
+    """The exclusive upper bound of poetry's `^release` or `~release`."""
+    parts = [int(p) for p in release.split(".")]
+    if caret:
+        # The first non-zero part is the one that may not change (^0.0 and ^0: the
+        # last given part).
+        keep = next((i for i, p in enumerate(parts) if p), len(parts) - 1)
+    else:
+        keep = min(1, len(parts) - 1)  # ~1.2.3 and ~1.2: the minor; ~1: the major.
+    bumped = [*parts[:keep], parts[keep] + 1]
+    return ".".join(str(p) for p in bumped)
+
+
+def poetry_constraint(constraint: str) -> str | None:
+    """Poetry's version constraint as PEP 440 specifiers (`^1.2` is `>=1.2,<2`,
+    `~1.2` is `>=1.2,<1.3`, `1.2.3` is `==1.2.3`); "" for any version, None for
+    what PEP 440 cannot say (`||`: either of two)."""
+    if "||" in constraint:
+        return None
+    specifiers: list[str] = []
+    for raw in re.split(r"\s*,\s*|\s+(?=[<>=!~^])", constraint.strip()):
+        part = raw.replace(" ", "")
+        if part in {"", "*"}:
+            continue
+        operator = re.match(r"\^|~(?!=)|~=|==|!=|<=|>=|<|>|=", part)
+        symbol = operator[0] if operator else ""
+        version = part[len(symbol) :]
+        if symbol in {"^", "~"}:
+            match = _POETRY_VERSION.fullmatch(version)
+            if match is None:
+                return None
+            upper = _upper(match["release"], caret=symbol == "^")
+            specifiers += [f">={version}", f"<{upper}"]
+        elif symbol in {"", "="}:
+            specifiers.append(f"=={version}")
+        else:
+            specifiers.append(f"{symbol}{version}")
+    return ",".join(specifiers)
+
+
 def _poetry_requirement(name: str, spec: object) -> str | None:
-    """A [tool.poetry.dependencies] entry as a PEP 508 requirement."""
+    """A [tool.poetry.dependencies] entry as a PEP 508 requirement (None: python,
+    or a constraint PEP 508 cannot say; the audit notes it)."""
     if name.lower() == "python":
         return None
-    version = spec.get("version") if isinstance(spec, dict) else spec
-    if not isinstance(version, str) or version.strip() in {"", "*"}:
-        return name
-    version = version.strip()
-    caret = re.fullmatch(r"[\^~]\s*([0-9][0-9.]*)", version)
-    if caret:
-        return f"{name}>={caret[1]}"
-    if re.fullmatch(r"[0-9][0-9.]*", version):
-        return f"{name}=={version}"
-    return f"{name}{version}"
+    table = spec if isinstance(spec, dict) else {}
+    version = table.get("version") if isinstance(spec, dict) else spec
+    extras = table.get("extras")
+    listed = f"[{','.join(extras)}]" if isinstance(extras, list) and extras else ""
+    if isinstance(table.get("git"), str):
+        revision = next(
+            (
+                table[k]
+                for k in ("rev", "tag", "branch")
+                if isinstance(table.get(k), str)
+            ),
+            None,
+        )
+        return f"{name}{listed} @ git+{table['git']}" + (
+            f"@{revision}" if revision else ""
+        )
+    specifiers = poetry_constraint(version) if isinstance(version, str) else ""
+    if specifiers is None:
+        return None
+    markers = table.get("markers")
+    return f"{name}{listed}{specifiers}" + (
+        f"; {markers}" if isinstance(markers, str) and markers.strip() else ""
+    )
 
 
-def poetry_dependencies(pyproject: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """Poetry's runtime and development dependencies, as PEP 508 requirements."""
+def poetry_dependencies(
+    pyproject: dict[str, Any],
+) -> tuple[list[str], list[str], list[str]]:
+    """Poetry's runtime and development dependencies (its dev-dependencies and
+    every group's) as PEP 508 requirements, and notes on those it cannot say."""
     poetry = pyproject.get("tool", {}).get("poetry", {})
-    runtime = [
-        requirement
-        for name, spec in poetry.get("dependencies", {}).items()
-        if (requirement := _poetry_requirement(name, spec)) is not None
-    ]
-    dev_tables = [poetry.get("dev-dependencies", {})]
-    dev_tables += [g.get("dependencies", {}) for g in poetry.get("group", {}).values()]
-    dev = [
-        requirement
-        for table in dev_tables
-        for name, spec in table.items()
-        if (requirement := _poetry_requirement(name, spec)) is not None
-    ]
-    return runtime, dev
+    groups = poetry.get("group", {})
+    tables = [("dependencies", poetry.get("dependencies", {}))]
+    tables.append(("dev-dependencies", poetry.get("dev-dependencies", {})))
+    tables += [(f"group.{g}", t.get("dependencies", {})) for g, t in groups.items()]
+    runtime: list[str] = []
+    dev: list[str] = []
+    notes: list[str] = []
+    for where, table in tables:
+        for name, spec in table.items():
+            requirement = _poetry_requirement(name, spec)
+            if requirement is not None:
+                (runtime if where == "dependencies" else dev).append(requirement)
+            elif name.lower() != "python":
+                notes.append(
+                    f"[tool.poetry.{where}] {name} {spec!r} has no PEP 508 form: "
+                    "add it to [project] dependencies by hand"
+                )
+    return runtime, dev, notes
+
+
+def kit_pins(kit_pyproject: str) -> dict[str, str]:
+    """The projects the kit pins exactly (`name==version`), in its dependencies
+    or any extra: the template's tools, which move only with a template update."""
+    project = tomlkit.parse(kit_pyproject).unwrap().get("project", {})
+    listed = list(project.get("dependencies", []))
+    for extra in project.get("optional-dependencies", {}).values():
+        listed += extra
+    return {
+        requirement_name(r): r.split(";")[0].strip()
+        for r in listed
+        if "==" in r.split(";")[0] and "," not in r.split(";")[0]
+    }
+
+
+def _yield_to_kit(
+    requirements: Iterable[str], pinned: Mapping[str, str], notes: list[str]
+) -> list[str]:
+    """The team's requirements, less those the kit pins: its pin wins (a team's
+    own constraint on the template's tools would only break the lock)."""
+    kept = []
+    for requirement in requirements:
+        pin = pinned.get(requirement_name(requirement))
+        if pin is None:
+            kept.append(requirement)
+        elif requirement.strip() != pin:
+            notes.append(f"{requirement} left out: the template pins {pin}")
+    return kept
 
 
 def _union(first: Iterable[str], second: Iterable[str]) -> list[str]:
@@ -121,8 +216,10 @@ def _merge_project(
         notes.append(
             f"[project] dynamic {dynamic} written out (uv_build reads no dynamic fields)"
         )
-        if "version" in dynamic and version:
-            project["version"] = version
+    if version and "version" not in project:
+        project["version"] = version
+        if not dynamic:
+            notes.append(f"[project] version {version}, from the team's metadata")
     if "license" in project and "license-files" not in project:
         template_project.pop("license-files", None)
     for key, value in template_project.items():
@@ -157,30 +254,41 @@ def _strings(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def merge_pyproject(
+def merge_pyproject(  # noqa: PLR0913
     team_text: str | None,
     template_text: str,
     requirements: Sequence[str],
     dev_requirements: Sequence[str],
     version: str | None,
+    *,
+    pinned: Mapping[str, str] | None = None,
 ) -> tuple[str, list[str]]:
     """pyproject.toml: the team's document, comments kept, with the template's
-    tables, dependencies and settings added; what changed, as notes."""
+    tables, dependencies and settings added; what changed, as notes. `version`
+    is the team's where its [project] table gives none; `pinned`, what the kit
+    pins exactly (kit_pins), wins over the team's requirements."""
     template = tomlkit.parse(template_text)
     notes: list[str] = []
+    pinned = pinned or {}
     if team_text is None:
         document = template
         team_runtime: list[str] = []
         team_dev: list[str] = []
+        if version:
+            document["project"]["version"] = version
+            notes.append(f"[project] version {version}, from the team's metadata")
     else:
         document = tomlkit.parse(team_text)
-        team_runtime, team_dev = poetry_dependencies(document.unwrap())
+        team_runtime, team_dev, poetry_notes = poetry_dependencies(document.unwrap())
+        notes += poetry_notes
     project = document.setdefault("project", tomlkit.table())
     template_project = template["project"]
     assert isinstance(template_project, Table)  # noqa: S101  # The template's own file.
     _merge_project(project, template_project, version, notes)
-    dependencies = _union(
-        _strings(project.get("dependencies")), [*team_runtime, *requirements]
+    dependencies = _yield_to_kit(
+        _union(_strings(project.get("dependencies")), [*team_runtime, *requirements]),
+        pinned,
+        notes,
     )
     project["dependencies"] = _array(
         _union(dependencies, _strings(template_project.get("dependencies")))
@@ -191,8 +299,8 @@ def merge_pyproject(
     assert isinstance(template_groups, Table)  # noqa: S101
     for name, values in template_groups.items():
         extra = [*team_dev, *dev_requirements] if name == "dev" else []
-        current = _strings(groups.get(name))
-        groups[name] = _array(_union(_union(current, extra), _strings(values)))
+        team = _yield_to_kit(_union(_strings(groups.get(name)), extra), pinned, notes)
+        groups[name] = _array(_union(team, _strings(values)))
 
     if "build-system" in document:
         notes.append("[build-system] is the template's (uv_build, package/src)")
