@@ -48,12 +48,15 @@ LOCK_MESSAGE = (
 
 
 def readme_commands() -> list[str]:
-    """The two commands of the README's "Two commands" section, as written."""
+    """The commands that generate and set up a project, in the README's "Two
+    commands" section, as written: its first bash block after the `git clone` of
+    the template (which the fixture does)."""
     readme = (REPO / "README.md").read_text()
     section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```bash\n(.*?)```", section, flags=re.DOTALL)
-    assert block, "the README's Two commands section has no bash block"
-    commands = block.group(1).strip().splitlines()
+    blocks = re.findall(r"```bash\n(.*?)```", section, flags=re.DOTALL)
+    generate = [block for block in blocks if not block.startswith("git clone ")]
+    assert generate, f"the README's Two commands section has no bash block but a clone: {blocks}"
+    commands = generate[0].strip().splitlines()
     assert len(commands) == 2, f"not two commands: {commands}"
     return commands
 
