@@ -268,8 +268,8 @@ def test_the_notebook_check_reads_git_and_not_the_working_copy(
     lines = outputs_added.stdout.splitlines()
     assert "research/notebooks/02_new.ipynb" in lines, outputs_added.stdout
     assert lines[-2:] == [
-        "Notebooks above are in git with outputs: run 'make setup' (its git filter strips them",
-        "on commit), then 'git add --renormalize research' and commit.",
+        "Notebooks above are in git with outputs: run 'make setup' (it strips them in git's",
+        "index, and its git filter on every commit after), then commit.",
     ], outputs_added.stdout
 
 
