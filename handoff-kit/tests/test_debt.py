@@ -290,11 +290,11 @@ def test_the_handoff_report_names_the_steps_an_adoption_left(tmp_path: Path) -> 
     (root / "data" / "raw").mkdir()
     (root / "data" / "raw" / "x.parquet").write_text("")
 
-    def steps() -> list[str]:
+    def steps(training: str = "training.py") -> list[str]:
         return debt.steps_left(
             root,
             contracts=source / "contracts",
-            training=source / "training.py",
+            training=source / training,
             acceptance=root / "package" / "tests" / "acceptance",
             catalog=root / "data" / "catalog",
         )
@@ -310,13 +310,7 @@ def test_the_handoff_report_names_the_steps_an_adoption_left(tmp_path: Path) -> 
         "(owner, tier, official or not).",
     ], left
     assert "package/src/fraud/contracts/ is still the template's starter" in left[0]
-    assert debt.steps_left(
-        root,
-        contracts=source / "contracts",
-        training=source / "model.py",
-        acceptance=root / "package" / "tests" / "acceptance",
-        catalog=root / "data" / "catalog",
-    )[1].startswith("Write the acceptance scenarios"), (
+    assert steps("model.py")[1].startswith("Write the acceptance scenarios"), (
         "a training module the team had before the adoption is no starter"
     )
     (source / "contracts" / "__init__.py").write_text("X = 1\n")

@@ -436,10 +436,11 @@ def report_lines(root: Path) -> list[str]:
     return lines
 
 
-def _blob(root: Path, commit: str, file: Path) -> str | None:
-    """`file` as `commit` had it (None: it had none)."""
+def git_blob(root: Path, revision: str, path: str) -> str | None:
+    """`path` (relative to `root`, the repository) as `revision` had it (None: it
+    had none)."""
     said = subprocess.run(  # noqa: S603
-        ["git", "show", f"{commit}:{file.relative_to(root).as_posix()}"],  # noqa: S607
+        ["git", "show", f"{revision}:{path}"],  # noqa: S607
         cwd=root,
         capture_output=True,
         text=True,
@@ -451,10 +452,11 @@ def _blob(root: Path, commit: str, file: Path) -> str | None:
 def _starters(root: Path, commit: str, files: Sequence[Path]) -> bool:
     """Every one of `files` is as the adoption `commit` wrote it, and none was the
     team's before: the template's starters, untouched."""
+    names = {file: file.relative_to(root).as_posix() for file in files}
     return all(
-        _blob(root, f"{commit}^", file) is None
-        and _blob(root, commit, file) == file.read_text(encoding="utf-8")
-        for file in files
+        git_blob(root, f"{commit}^", name) is None
+        and git_blob(root, commit, name) == file.read_text(encoding="utf-8")
+        for file, name in names.items()
     )
 
 

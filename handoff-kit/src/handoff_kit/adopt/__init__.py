@@ -268,14 +268,8 @@ def unsatisfied(root: Path, package: str, written: set[str]) -> list[str]:
 
 
 def _show(root: Path, path: str) -> str | None:
-    said = subprocess.run(  # noqa: S603
-        ["git", "show", f"HEAD:{path}"],  # noqa: S607
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return said.stdout if said.returncode == 0 else None
+    """`path` as the team's last commit has it (None: it has none)."""
+    return debt.git_blob(root, "HEAD", path)
 
 
 def _requirements(root: Path, found: infer.Found) -> tuple[list[str], list[str]]:
