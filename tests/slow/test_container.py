@@ -109,6 +109,13 @@ def base_rootfs() -> Path:
     return cached
 
 
+# buildah re-executes itself from a sealed in-memory copy before it runs anything; on a
+# loaded machine the kernel can refuse the seal for a moment (EBUSY while a page of the
+# copy is still pinned). The command did not start then, so it is started again.
+REEXEC_REFUSED = "sealing memfd copy: Device or resource busy"
+REEXEC_ATTEMPTS = 3
+
+
 @dataclass
 class Buildah:
     """buildah with its own storage, chroot isolation and the host's network."""
@@ -116,9 +123,12 @@ class Buildah:
     env: dict[str, str]
 
     def __call__(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            ["buildah", *args], env=self.env, capture_output=True, text=True, check=False
-        )
+        for _ in range(REEXEC_ATTEMPTS):
+            result = subprocess.run(
+                ["buildah", *args], env=self.env, capture_output=True, text=True, check=False
+            )
+            if REEXEC_REFUSED not in result.stderr:
+                break
         if check and result.returncode != 0:
             pytest.fail(
                 f"`buildah {' '.join(args)}` exited {result.returncode}\n"
