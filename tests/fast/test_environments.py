@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 
 from tests.conftest import ANSWER_SETS, answers, dockerfile_instructions, dockerfile_stage, run
 
@@ -321,3 +323,30 @@ def test_make_docker_without_an_engine_fails_and_says_so(
 
     assert result.returncode != 0
     assert "No container engine found: install docker, podman or buildah" in result.stdout
+
+
+def test_uv_toml_gives_pysparks_metadata_as_its_own_build_does(
+    rendered: Mapping[str, Path],
+) -> None:
+    """uv locks pyspark from uv.toml's copy of its metadata instead of building its
+    456 MB archive; the copy must say what the build says. The repository's own
+    environment has that build (its dev group installs the kit's spark extra)."""
+    built = importlib.metadata.distribution("pyspark")
+    for name, project in rendered.items():
+        if not (project / "uv.toml").is_file():
+            continue
+        uv = tomllib.loads((project / "uv.toml").read_text())
+        [static] = [m for m in uv["dependency-metadata"] if m["name"] == "pyspark"]
+        assert static["version"] == built.version, (
+            f"uv.toml ({name}) has pyspark {static['version']}'s metadata, the repository "
+            f"locks {built.version}: give uv.toml the metadata of the version the template's "
+            "resolution date gives (uv builds any other from its archive)"
+        )
+        assert static["requires-python"] == built.metadata["Requires-Python"]
+        assert sorted(static["provides-extras"]) == sorted(built.metadata.get_all("Provides-Extra"))
+        copied = {str(Requirement(r)) for r in static["requires-dist"]}
+        says = {str(Requirement(r)) for r in built.requires or []}
+        assert copied == says, (
+            f"uv.toml ({name}) gives pyspark requirements its build does not: "
+            f"{sorted(copied - says)}; and leaves out {sorted(says - copied)}"
+        )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import Project
+from tests.conftest import Project, run
 from tests.fast.test_environments import dev_pins
 
 pytestmark = pytest.mark.slow
@@ -118,3 +119,43 @@ def test_the_lock_and_the_environment_have_every_dev_tool_at_its_pin(
     assert not differ, f"`make setup` installed {differ}, not the kit's pins"
     # The default groups still apply: the research tools are installed too.
     assert "jupyterlab" in installed, "the research group (handoff-kit[research]) is missing"
+
+
+def locked_versions(project: Project) -> dict[str, str]:
+    lock = tomllib.loads((project.path / "uv.lock").read_text())
+    return {package["name"]: package.get("version", "") for package in lock["package"]}
+
+
+def test_locking_reads_pysparks_metadata_from_uv_toml_and_downloads_no_archive_of_it(
+    set_up_project: Callable[[str], Project], tmp_path: Path
+) -> None:
+    """With an empty uv cache, resolving pyspark again downloads nothing of its 456 MB
+    source archive, and the lock stays as it was: uv.toml's copy of its metadata is
+    for the version the lock has."""
+    project = set_up_project("default")
+    [static] = tomllib.loads((project.path / "uv.toml").read_text())["dependency-metadata"]
+    before = locked_versions(project)
+    assert before["pyspark"] == static["version"], (
+        f"the lock has pyspark {before['pyspark']}, uv.toml the metadata of "
+        f"{static['version']}: uv downloads and builds the archive of any version uv.toml "
+        "does not describe"
+    )
+    cache = tmp_path / "uv-cache"
+    try:
+        run(
+            ["uv", "lock", "--upgrade-package", "pyspark"],
+            cwd=project.path,
+            env={**project.env, "UV_CACHE_DIR": str(cache)},
+        )
+        after = locked_versions(project)
+    finally:
+        project.restore()
+    assert after == before, "locking pyspark again from uv.toml's metadata changed versions"
+    # uv keeps what it downloads and builds under sdists-*/ and wheels-*/ (the index
+    # page it reads, simple-*/pypi/pyspark.rkyv, is not the package).
+    fetched = [
+        path.relative_to(cache)
+        for kind in ("sdists-*", "wheels-*")
+        for path in cache.glob(f"{kind}/*/pyspark*")
+    ]
+    assert not fetched, f"locking downloaded pyspark: {fetched}"
