@@ -355,6 +355,28 @@ def test_the_makefile_includes_the_standard_tasks_and_renames_clashing_targets()
     assert notes == ["target lint renamed old-lint"]
 
 
+def test_the_makefile_renames_the_variables_the_standard_files_set() -> None:
+    team = (
+        "PYTHON_VERSION = 3.10\nPROJECT_NAME = churn\n"
+        "override RUN := python\n"
+        "env:\n\tconda create -n $(PROJECT_NAME) python=$(PYTHON_VERSION)\n"
+        "\t$(RUN) -c 'print(1)' ${RUN} $(PYTHON_VERSION:.10=.11)\n"
+    )
+    text, notes = merge.merge_makefile(team, {"help"}, {"PYTHON_VERSION", "RUN", "UV"})
+    lines = text.splitlines()
+    assert "old-PYTHON_VERSION = 3.10" in lines
+    assert "override old-RUN := python" in lines
+    assert "PROJECT_NAME = churn" in lines, "the team's own variables stay"
+    assert "\tconda create -n $(PROJECT_NAME) python=$(old-PYTHON_VERSION)" in lines
+    assert (
+        "\t$(old-RUN) -c 'print(1)' ${old-RUN} $(old-PYTHON_VERSION:.10=.11)" in lines
+    )
+    assert notes == [
+        "variable PYTHON_VERSION renamed old-PYTHON_VERSION",
+        "variable RUN renamed old-RUN",
+    ]
+
+
 def test_readme_and_gitignore_keep_the_teams_text_first() -> None:
     readme = merge.merge_readme(
         "# Ours\n\nOur words.\n", "# Theirs\n\n## Layout\n\nx\n"

@@ -369,7 +369,7 @@ def test_new_targets_and_more_prerequisites_of_a_standard_one_pass(
     result = integrity.overrides_result(project)
 
     assert result.passed, result.reason
-    assert result.reason == "the Makefile overrides no standard target"
+    assert result.reason == "the Makefile overrides no standard target or setting"
 
 
 def test_a_project_target_the_makefile_defines_twice_is_not_a_standard_one(
@@ -378,6 +378,84 @@ def test_a_project_target_the_makefile_defines_twice_is_not_a_standard_one(
     makefile(project, "mine:\n\t@echo one\n\nmine:\n\t@echo two\n")
 
     assert integrity.overrides(project) == []
+
+
+# The standard files' settings: one the project may set (a knob), two it may not.
+SETTINGS = """\
+PROJECT_KNOBS := IMAGE
+IMAGE ?= sample
+RUN := uv run --frozen
+UV ?= uv
+"""
+
+
+@pytest.mark.parametrize(
+    ("own", "said"),
+    [
+        ("RUN = true\n", "Makefile:3 sets RUN, which standards/tasks.mk:10 sets"),
+        (
+            "override RUN := true\n",
+            "Makefile:3 sets RUN, which standards/tasks.mk:10 sets",
+        ),
+        (
+            "check: RUN = true\n",
+            "Makefile:3 sets RUN for `check`, which standards/tasks.mk:10",
+        ),
+        (
+            "undefine RUN\n",
+            "the Makefile undefines RUN, which standards/tasks.mk:10 sets",
+        ),
+        ("PROJECT_KNOBS += RUN\nRUN = true\n", "Makefile:3 sets PROJECT_KNOBS"),
+        ("MAKEFLAGS += --ignore-errors\n", "the Makefile gives make --ignore-errors"),
+        ("MAKEFLAGS += -n\n", "the Makefile gives make --dry-run"),
+        (".IGNORE:\n", "declares .IGNORE: make ignores every failing command"),
+        (".ONESHELL:\n", "declares .ONESHELL: a recipe's earlier failing lines"),
+        (
+            ".SHELLFLAGS := -c true\n",
+            "Makefile:3 sets .SHELLFLAGS, which decides how make runs",
+        ),
+        (
+            "SHELL := /bin/true\n",
+            "Makefile:3 sets SHELL, which decides how make runs recipes",
+        ),
+    ],
+)
+def test_a_makefile_that_changes_a_standard_setting_or_how_recipes_run_fails_naming_it(
+    project: Path, own: str, said: str
+) -> None:
+    makefile(project, own)
+    tasks = project / "standards/tasks.mk"
+    tasks.write_text(TASKS + SETTINGS)
+
+    result = integrity.overrides_result(project)
+
+    assert not result.passed, f"{own!r} passes"
+    assert said in result.details, result.details
+
+
+def test_a_standard_setting_set_before_the_include_fails_too(project: Path) -> None:
+    makefile(project, "")
+    (project / "standards/tasks.mk").write_text(TASKS + SETTINGS)
+    (project / "Makefile").write_text("UV = true\ninclude standards/tasks.mk\n")
+
+    found = integrity.settings(project)
+
+    assert [str(s) for s in found] == [
+        "Makefile:1 sets UV, which standards/tasks.mk:11 sets"
+    ]
+
+
+def test_knobs_and_the_projects_own_variables_pass(project: Path) -> None:
+    makefile(
+        project,
+        "IMAGE = registry.example.com/x\nMINE := 1\nmine: MINE = 2\nmine:\n\t@true\n",
+    )
+    (project / "standards/tasks.mk").write_text(TASKS + SETTINGS)
+
+    result = integrity.overrides_result(project)
+
+    assert result.passed, result.details
+    assert result.reason == "the Makefile overrides no standard target or setting"
 
 
 def test_without_make_the_row_fails_saying_so(

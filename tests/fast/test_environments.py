@@ -71,9 +71,15 @@ def test_hooks_ci_and_the_editor_run_the_locked_tools(
     run = {"uv": "uv run --frozen", "conda": "micromamba run -p .conda"}[given["env_manager"]]
     commands = ci_commands(project, given["ci"])
     if commands:
+        # Copier's re-render, checked by sha256sum before any project code (the kit,
+        # make setup) has run, and none in it.
+        rerender = commands[-4]
+        assert " recopy " in rerender, commands
+        assert "sha256sum --check" in rerender, commands
+        ran = re.findall(r"^\s*(handoff|make|python|uv run)\b", rerender, flags=re.M)
+        assert not ran, f"the re-render runs project code ({ran}):\n{rerender}"
         # The SBOM right after the environment: the run keeps it whether the gate passes.
-        assert commands[-4:-2] == ["make setup", "make sbom"], commands
-        assert commands[-2].startswith(f"{run} handoff standards --rerender --copier "), commands
+        assert commands[-3:-1] == ["make setup", "make sbom"], commands
         assert commands[-1] == f"{run} handoff gate", commands
     for command in commands:
         named = [t for t in TOOLS if re.search(rf"\b{t}\b", command)]

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Iterator
 
 import pytest
+import yaml
 
 from tests.conftest import Project
 
@@ -22,6 +23,8 @@ EXIT_STATUS = "return 0 if all(result.passed for result in results) else 1"
 TASKS = "standards/tasks.mk"
 LARGE_FILES = "--maxkb=1000 "
 MANIFEST = "standards/template-owned.sha256"
+INTEGRITY = "standards/handoff-kit/src/handoff_kit/integrity.py"
+COMPARED = "return found + extras(root, owned)"
 # Copier from this repository's environment, as tests/slow/test_update.py runs it.
 COPIER = f"{sys.executable} -m copier"
 
@@ -113,6 +116,23 @@ def test_a_makefile_recipe_for_handoff_fails_naming_the_target_and_its_line(
     assert said in row(gated, "Standard targets not overridden")
 
 
+def test_a_makefile_that_turns_the_tools_into_true_fails_the_gate_naming_its_line(
+    project: Project,
+) -> None:
+    # Every standard task runs its tool through $(RUN): set to `true`, each passes.
+    makefile = project.path / "Makefile"
+    lines = len(makefile.read_text().splitlines())
+    with makefile.open("a") as own:
+        own.write("\nRUN = true\n")
+
+    status, gated = handoff(project, "gate", "--only", "overrides")
+
+    assert status == 1, f"the gate passes with RUN = true:\n{gated}"
+    assert f"Makefile:{lines + 2} sets RUN, which standards/uv.mk:" in row(
+        gated, "Standard targets not overridden"
+    )
+
+
 def test_a_new_target_and_a_new_prerequisite_of_check_pass(project: Project) -> None:
     with (project.path / "Makefile").open("a") as own:
         own.write("\nreport-size: ## How big the reports are.\n\t@du -sh reports\n")
@@ -146,10 +166,51 @@ def test_an_edited_file_with_its_manifest_passes_offline_and_fails_the_re_render
     )
 
 
-def recorded_hash(project: Project) -> str:
-    """The hash the manifest records for the shared tasks."""
+def recorded_hash(project: Project, path: str = TASKS) -> str:
+    """The hash the manifest records for `path` (the shared tasks by default)."""
     for line in (project.path / MANIFEST).read_text().splitlines():
         digest, _, name = line.partition("  ")
-        if name == TASKS:
+        if name == path:
             return digest
-    pytest.fail(f"{MANIFEST} does not list {TASKS}")
+    pytest.fail(f"{MANIFEST} does not list {path}")
+
+
+def ci_rerender(project: Project) -> tuple[int, str]:
+    """CI's re-render step, run as the workflow runs it (bash -e): status and output."""
+    workflow = yaml.safe_load((project.path / ".github/workflows/check.yml").read_text())
+    [script] = [
+        step["run"]
+        for job in workflow["jobs"].values()
+        for step in job["steps"]
+        if step.get("name", "").startswith("Template-owned files are the template's")
+    ]
+    done = project.run("bash", "-e", "-c", script, check=False)
+    return done.returncode, done.stdout + done.stderr
+
+
+def test_ci_re_render_fails_an_edited_kit_that_passes_its_own_checks(project: Project) -> None:
+    # The kit's comparison made blind, and the manifest given the edited file's hash:
+    # every check the kit runs now passes, its own re-render included.
+    replace_once(project, INTEGRITY, COMPARED, "return []")
+    edited = hashlib.sha256((project.path / INTEGRITY).read_bytes()).hexdigest()
+    replace_once(
+        project,
+        MANIFEST,
+        f"{recorded_hash(project, INTEGRITY)}  {INTEGRITY}",
+        f"{edited}  {INTEGRITY}",
+    )
+    kit_status, kit_said = handoff(project, "standards", "--rerender", "--copier", COPIER)
+    assert kit_status == 0, f"the blinded kit still sees the edit:\n{kit_said}"
+
+    status, said = ci_rerender(project)
+
+    assert status != 0, f"CI's re-render passes an edited kit and manifest:\n{said}"
+    assert f"{INTEGRITY}: FAILED" in said, said
+    assert f"{MANIFEST}: FAILED" in said, said
+    assert "make restore-standards" in said, said
+
+
+def test_ci_re_render_passes_the_project_as_generated(project: Project) -> None:
+    status, said = ci_rerender(project)
+
+    assert status == 0, f"CI's re-render fails an untouched project:\n{said}"

@@ -5,13 +5,19 @@ the CI workflows. So it checks them first:
 
 - every template-owned file is what the project's template version rendered:
   offline, against the content hashes the render wrote
-  (standards/template-owned.sha256); in CI, against Copier's own re-render of
-  that version (`handoff standards --rerender`), which also catches an edited
-  manifest. standards/ holds the template's files only: a file of the
-  project's own there is reported too. `handoff standards --restore` puts the
-  template's versions back.
+  (standards/template-owned.sha256); against Copier's own re-render of that
+  version (`handoff standards --rerender`), which also catches an edited
+  manifest. CI does that re-render without the kit (sha256sum against the
+  render's manifest), so an edited kit cannot pass itself. standards/ holds the
+  template's files only: a file of the project's own there is reported too.
+  `handoff standards --restore` puts the template's versions back.
 - no standard target (standards/tasks.mk) is redefined by the project's
-  Makefile: make's own "overriding recipe" warning, surfaced.
+  Makefile: make's own "overriding recipe" warning, surfaced. Nor is a setting
+  the standard files make (a variable they set, unless tasks.mk names it in
+  PROJECT_KNOBS), nor how make runs recipes (SHELL, .SHELLFLAGS, MAKEFLAGS'
+  ignore-errors, dry-run, question, touch and environment-overrides flags,
+  .IGNORE, .ONESHELL): make's own database (`make --print-data-base`) says
+  where each was last set.
 """
 
 from __future__ import annotations
@@ -71,6 +77,30 @@ _IGNORING = re.compile(
 )
 
 
+# make's database (`--print-data-base`, GNU make 4): where a variable was last set,
+# on the comment line before it.
+_SET_IN = re.compile(
+    r"^# (?:makefile|'override' directive) \(from '(?P<file>.+)', line (?P<line>\d+)\)$"
+)
+_VARIABLE = re.compile(
+    r"^(?:define )?(?:(?P<target>[^\s:#=][^:=]*?): )?(?P<name>[^\s:#=]+) ?(?:[:?+!]?:?=|$)"
+)
+# A goal with no recipe: make reads the makefiles and runs nothing (a $(shell) in
+# a variable it must expand aside), and its MAKEFLAGS are then the makefiles' own.
+_NO_GOAL = ".handoff-read-only"
+# What changes how make runs every recipe, whoever sets it.
+_RECIPE_SETTINGS = frozenset({"SHELL", ".SHELLFLAGS", ".RECIPEPREFIX"})
+_RECIPE_TARGETS = {
+    ".IGNORE": "make ignores every failing command",
+    ".ONESHELL": "a recipe's earlier failing lines no longer fail it",
+}
+# MAKEFLAGS letters that make a failing check pass: ignore errors, print without
+# running (dry run), question, touch, let the environment override the makefiles.
+_FLAGS = {"i": "--ignore-errors", "n": "--dry-run", "q": "--question", "t": "--touch",
+          "e": "--environment-overrides"}  # fmt: skip
+KNOBS = "PROJECT_KNOBS"
+
+
 class IntegrityError(Exception):
     """The check cannot run (no manifest, no answers, Copier failed); one line says why."""
 
@@ -103,6 +133,30 @@ class Override:
 
     def __str__(self) -> str:
         return f"{self.where} overrides the standard target `{self.target}` ({self.standard})"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting of the standard files (or of make itself) the project changes."""
+
+    name: str
+    where: str  # file:line of the project's setting, or what sets it
+    standard: str = ""  # file:line of the standard one, if the standard files set it
+    target: str = ""  # the target it is set for, if only for one
+
+    def __str__(self) -> str:
+        scope = f" for `{self.target}`" if self.target else ""
+        if self.name in _RECIPE_TARGETS:
+            return f"{self.where} declares {self.name}: {_RECIPE_TARGETS[self.name]}"
+        if self.name == "MAKEFLAGS":
+            return (
+                f"{self.where} gives make {self.standard}, so a failing check can pass"
+            )
+        if not self.where:
+            return f"the Makefile undefines {self.name}, which {self.standard} sets"
+        if not self.standard:
+            return f"{self.where} sets {self.name}{scope}, which decides how make runs recipes"
+        return f"{self.where} sets {self.name}{scope}, which {self.standard} sets"
 
 
 # --- Offline: the manifest the render wrote ------------------------------------------
@@ -206,23 +260,95 @@ def _reason(found: Sequence[Difference]) -> str:
 # --- Standard targets ------------------------------------------------------------------
 
 
-def overrides(root: Path) -> list[Override]:
-    """make's own warnings, as it reads the Makefile: each recipe of a standard
-    target (one in standards/) that a later definition replaces."""
+def read_makefiles(root: Path, *files: str) -> subprocess.CompletedProcess[str]:
+    """make reading the project's makefiles (or `files`), running no recipe: its
+    database on standard output, its warnings on standard error."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
     }
-    # --question runs no recipe: make only reads the makefiles (and says so).
-    said = subprocess.run(  # This module's literals; make from PATH.
-        ["make", "--question", "--no-print-directory", "help"],  # noqa: S607
+    command = ["make", "--print-data-base", "--no-print-directory"]
+    command += [f"--file={name}" for name in files]
+    command += [f"--eval={_NO_GOAL}:", _NO_GOAL]
+    return subprocess.run(  # noqa: S603 -- make from PATH; the project's file names.
+        command,
         cwd=root,
         capture_output=True,
         text=True,
         check=False,
         env={**env, "LC_ALL": "C"},
-    ).stderr.splitlines()
+    )
+
+
+def variables(database: str) -> dict[tuple[str, str], tuple[str, str]]:
+    """Every variable a makefile set, as {(target or "", name): (file:line, value)};
+    MAKEFLAGS, which make keeps whole without a place, as (target "", "MAKEFLAGS")."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    lines = database.splitlines()
+    for origin, line in itertools.pairwise(lines):
+        if origin == "# makefile" and line.startswith("MAKEFLAGS = "):
+            found["", "MAKEFLAGS"] = ("", line.removeprefix("MAKEFLAGS = "))
+            continue
+        place = _SET_IN.match(origin)
+        variable = _VARIABLE.match(line) if place else None
+        if place and variable:
+            where = f"{place['file']}:{place['line']}"
+            value = line.split("=", 1)[1].strip() if "=" in line else ""
+            found[variable["target"] or "", variable["name"]] = (where, value)
+    return found
+
+
+def _in_standards(where: str) -> bool:
+    return Path(where.rsplit(":", 1)[0]).parts[:1] == (OWNED_FOLDER,)
+
+
+def standard_settings(
+    root: Path,
+) -> tuple[dict[tuple[str, str], tuple[str, str]], set[str]]:
+    """The variables the standard files (standards/tasks.mk and what it includes)
+    set, as `variables` gives them, and the knobs among them: the names tasks.mk
+    lists in PROJECT_KNOBS, which a project's Makefile may set."""
+    standard = variables(read_makefiles(root, f"{OWNED_FOLDER}/tasks.mk").stdout)
+    standard.pop(("", "MAKEFLAGS"), None)  # make's own, not the files'.
+    return standard, set(standard.get(("", KNOBS), ("", ""))[1].split())
+
+
+def settings(root: Path) -> list[Setting]:
+    """The standard files' settings the project's makefiles change, and what they
+    change of how make runs recipes, as make's database says."""
+    if not (root / OWNED_FOLDER / "tasks.mk").is_file():
+        return []
+    standard, knobs = standard_settings(root)
+    database = read_makefiles(root).stdout
+    project = variables(database)
+    found = []
+    for (target, name), (where, value) in project.items():
+        if name == "MAKEFLAGS":
+            flags = value.split()[0] if value and not value.startswith("-") else ""
+            given = [_FLAGS[flag] for flag in flags if flag in _FLAGS]
+            if given:
+                found.append(Setting(name, "the Makefile", " ".join(given)))
+        elif _in_standards(where) or name in knobs:
+            continue
+        elif ("", name) in standard:
+            found.append(Setting(name, where, standard["", name][0], target))
+        elif name in _RECIPE_SETTINGS:
+            found.append(Setting(name, where, "", target))
+    for (target, name), (where, _) in standard.items():
+        if not target and ("", name) not in project:
+            found.append(Setting(name, "", where))
+    declared = {line.split(":", 1)[0] for line in database.splitlines()}
+    found += [
+        Setting(name, "a makefile") for name in _RECIPE_TARGETS if name in declared
+    ]
+    return found
+
+
+def overrides(root: Path) -> list[Override]:
+    """make's own warnings, as it reads the Makefile: each recipe of a standard
+    target (one in standards/) that a later definition replaces."""
+    said = read_makefiles(root).stderr.splitlines()
     found = []
     for here, before in itertools.pairwise(said):
         new, old = _OVERRIDING.match(here), _IGNORING.match(before)
@@ -240,21 +366,29 @@ def overrides(root: Path) -> list[Override]:
 
 
 def overrides_result(root: Path) -> Result:
-    """The gate row: no project Makefile recipe replaces a standard target's."""
+    """The gate row: no project Makefile recipe replaces a standard target's, and
+    no setting of the standard files or of make's way of running recipes changes."""
     try:
-        found = overrides(root)
+        found: list[Override | Setting] = [*overrides(root), *settings(root)]
     except OSError as error:
         return Result(OVERRIDES_TITLE, False, f"`make` could not run: {error.strerror}")
     if not found:
         return Result(
-            OVERRIDES_TITLE, True, "the Makefile overrides no standard target"
+            OVERRIDES_TITLE,
+            True,
+            "the Makefile overrides no standard target or setting",
         )
     more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    way_out = (
+        "give the project's target a name of its own"
+        if isinstance(found[0], Override)
+        else "use a variable of the project's own (standards/tasks.mk lists the "
+        f"settings a project may set, in {KNOBS})"
+    )
     return Result(
         OVERRIDES_TITLE,
         False,
-        f"{found[0]}{more}: give the project's target a name of its own, or propose "
-        "the change to the template",
+        f"{found[0]}{more}: {way_out}, or propose the change to the template",
         "\n".join(map(str, found)),
     )
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from handoff_kit import debt
+from handoff_kit import debt, integrity
 from handoff_kit.adopt import infer, merge, plan
 from handoff_kit.adopt.infer import AdoptError, Answer
 from handoff_kit.rules.secrets import scan_secrets
@@ -319,7 +319,12 @@ def merge_shared(
         standard: set[str] = set()
         for mk in (render_dir / "standards").glob("*.mk"):
             standard |= merge.make_targets(mk.read_text(encoding="utf-8"))
-        text, make_notes = merge.merge_makefile(makefile, standard)
+        settings, knobs = integrity.standard_settings(render_dir)
+        text, make_notes = merge.merge_makefile(
+            makefile,
+            standard,
+            {name for target, name in settings if not target} - knobs,
+        )
         (into / "Makefile").write_text(text, encoding="utf-8")
         notes += [f"Makefile: {note}" for note in make_notes]
     gitignore = _show(root, ".gitignore")

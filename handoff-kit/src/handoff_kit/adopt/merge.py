@@ -352,10 +352,45 @@ def make_targets(text: str) -> set[str]:
     return targets
 
 
-def merge_makefile(team: str, standard_targets: set[str]) -> tuple[str, list[str]]:
+def _assigned(name: str) -> re.Pattern[str]:
+    """A makefile line that sets variable `name` (after `override` or `export`)."""
+    return re.compile(
+        rf"^((?:override\s+|export\s+)*){re.escape(name)}(?=\s*(?::*=|[?+!]=))"
+    )
+
+
+def _referenced(name: str) -> re.Pattern[str]:
+    """`$(name)`, `${name}` or a substitution reference `$(name:a=b)`."""
+    return re.compile(r"\$([({])" + re.escape(name) + r"(?=[)}:])")
+
+
+def rename_variables(team: str, standard: Iterable[str]) -> tuple[str, list[str]]:
+    """The team's makefile with each variable it sets that the standard files set
+    too renamed old-<name>, where it is set and wherever it is used: after the
+    include, the team's would replace the standard's (`make standards` fails it)."""
+    clashing = sorted(
+        name
+        for name in set(standard)
+        if any(_assigned(name).match(line) for line in team.splitlines())
+    )
+    for name in clashing:
+        team = "\n".join(
+            _referenced(name).sub(
+                rf"$\1old-{name}", _assigned(name).sub(rf"\1old-{name}", line)
+            )
+            for line in team.splitlines()
+        ) + ("\n" if team.endswith("\n") else "")
+    return team, [f"variable {name} renamed old-{name}" for name in clashing]
+
+
+def merge_makefile(
+    team: str, standard_targets: set[str], standard_variables: Iterable[str] = ()
+) -> tuple[str, list[str]]:
     """The team's Makefile including the standard tasks first; its targets that a
     standard task also defines are renamed old-<name>, where they are defined and
-    wherever a rule names them."""
+    wherever a rule names them, and so are the variables it sets that the standard
+    files set (`standard_variables`)."""
+    team, variable_notes = rename_variables(team, standard_variables)
     clashing = sorted(make_targets(team) & standard_targets)
     renamed = {name: f"old-{name}" for name in clashing}
     lines = []
@@ -382,7 +417,7 @@ def merge_makefile(team: str, standard_targets: set[str]) -> tuple[str, list[str
     ]
     merged = lines[:first] + include + lines[first:]
     notes = [f"target {name} renamed {renamed[name]}" for name in clashing]
-    return "\n".join(merged).rstrip("\n") + "\n", notes
+    return "\n".join(merged).rstrip("\n") + "\n", notes + variable_notes
 
 
 def merge_gitignore(team: str, template: str) -> str:
