@@ -6,8 +6,10 @@ runs in the template repository's slow tier, in generated projects.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import socket
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+import uvicorn
 from conftest import MODEL_NAME, houses
 from fastapi.testclient import TestClient
 
@@ -349,17 +352,19 @@ def test_serve_starts_a_worker_per_core_by_default_each_loading_the_model(
     monkeypatch.setattr(serve, "cores", lambda: 3)
     monkeypatch.delenv(serve.MODEL_VARIABLE, raising=False)
     monkeypatch.delenv(serve.MAX_BODY_VARIABLE, raising=False)
-    started: dict[str, Any] = {}
+    started: list[uvicorn.Config] = []
+    monkeypatch.setattr(serve, "tcp_socket", lambda options: socket.socket())
     monkeypatch.setattr(
-        "uvicorn.run", lambda app, **options: started.update(app=app, **options)
+        serve, "supervise", lambda options, sock: started.append(options)
     )
     uri = f"models:/{MODEL_NAME}/1"
 
     assert main(["serve", "--model", uri, "--max-body", "500"]) == 0
 
-    assert started["workers"] == 3, "one worker per core unless --workers says"
-    assert started["factory"] is True
-    assert started["app"] == "handoff_kit.serve:from_environment", (
+    [options] = started
+    assert options.workers == 3, "one worker per core unless --workers says"
+    assert options.factory is True
+    assert options.app == "handoff_kit.serve:from_environment", (
         "each worker process builds its own app"
     )
     worker = TestClient(serve.from_environment())
@@ -377,7 +382,8 @@ def test_workers_started_without_a_body_limit_take_the_default(
     monkeypatch.setattr(serve, "cores", lambda: 2)
     monkeypatch.delenv(serve.MODEL_VARIABLE, raising=False)
     monkeypatch.delenv(serve.MAX_BODY_VARIABLE, raising=False)
-    monkeypatch.setattr("uvicorn.run", lambda app, **options: None)
+    monkeypatch.setattr(serve, "tcp_socket", lambda options: socket.socket())
+    monkeypatch.setattr(serve, "supervise", lambda options, sock: None)
 
     assert main(["serve", "--model", f"models:/{MODEL_NAME}/1"]) == 0
 
@@ -386,6 +392,43 @@ def test_workers_started_without_a_body_limit_take_the_default(
     limit = api.DEFAULT_MAX_BODY
     too_large = worker.post("/predict", content=b"[" + b" " * limit + b"]")
     assert too_large.status_code == 413, "a worker keeps the default body limit"
+
+
+def test_the_workers_socket_turns_nagles_algorithm_off_on_every_connection() -> None:
+    # Without it, each response on a kept-alive connection waits ~40 ms for the
+    # client's delayed ACK (uvicorn#3149): asyncio sets TCP_NODELAY only on TCP sockets.
+    options = uvicorn.Config(
+        "handoff_kit.serve:from_environment", host="127.0.0.1", port=0
+    )
+    listening = serve.tcp_socket(options)
+    accepted: list[int] = []
+
+    class Report(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            sock = transport.get_extra_info("socket")
+            accepted.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    async def connect() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(Report, sock=listening)
+        host, port = listening.getsockname()[:2]
+        _, writer = await asyncio.open_connection(host, port)
+        for _ in range(100):
+            if accepted:
+                break
+            await asyncio.sleep(0.01)
+        writer.close()
+        server.close()
+        await server.wait_closed()
+
+    try:
+        asyncio.run(connect())
+    finally:
+        listening.close()
+
+    assert listening.proto == socket.IPPROTO_TCP
+    assert accepted == [1], "an accepted connection keeps Nagle's algorithm on"
 
 
 def test_serve_by_version_has_no_alias(
