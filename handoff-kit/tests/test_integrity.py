@@ -433,7 +433,12 @@ def test_a_makefile_that_changes_a_standard_setting_or_how_recipes_run_fails_nam
     assert said in result.details, result.details
 
 
-def test_a_standard_setting_set_before_the_include_fails_too(project: Path) -> None:
+def test_a_standard_setting_set_before_the_include_fails_too(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As under `uv run` (CI's gate), which sets UV: the standard's `UV ?= uv` is
+    # the standard's all the same.
+    monkeypatch.setenv("UV", "/usr/local/bin/uv")
     makefile(project, "")
     (project / "standards/tasks.mk").write_text(TASKS + SETTINGS)
     (project / "Makefile").write_text("UV = true\ninclude standards/tasks.mk\n")
@@ -445,7 +450,11 @@ def test_a_standard_setting_set_before_the_include_fails_too(project: Path) -> N
     ]
 
 
-def test_knobs_and_the_projects_own_variables_pass(project: Path) -> None:
+def test_knobs_and_the_projects_own_variables_pass(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A standard setting the environment gives (`uv run` sets UV) is not undefined.
+    monkeypatch.setenv("UV", "/usr/local/bin/uv")
     makefile(
         project,
         "IMAGE = registry.example.com/x\nMINE := 1\nmine: MINE = 2\nmine:\n\t@true\n",

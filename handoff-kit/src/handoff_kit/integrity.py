@@ -85,6 +85,10 @@ _SET_IN = re.compile(
 _VARIABLE = re.compile(
     r"^(?:define )?(?:(?P<target>[^\s:#=][^:=]*?): )?(?P<name>[^\s:#=]+) ?(?:[:?+!]?:?=|$)"
 )
+# Any origin make names for a variable in its database.
+_ORIGIN = re.compile(
+    r"^# (?:default|environment|automatic|command line|makefile|'override' directive)\b"
+)
 # A goal with no recipe: make reads the makefiles and runs nothing (a $(shell) in
 # a variable it must expand aside), and its MAKEFLAGS are then the makefiles' own.
 _NO_GOAL = ".handoff-read-only"
@@ -260,14 +264,21 @@ def _reason(found: Sequence[Difference]) -> str:
 # --- Standard targets ------------------------------------------------------------------
 
 
-def read_makefiles(root: Path, *files: str) -> subprocess.CompletedProcess[str]:
+def read_makefiles(
+    root: Path, *files: str, bare: bool = False
+) -> subprocess.CompletedProcess[str]:
     """make reading the project's makefiles (or `files`), running no recipe: its
-    database on standard output, its warnings on standard error."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
-    }
+    database on standard output, its warnings on standard error. `bare`: with no
+    environment but PATH and HOME, so that a variable a makefile sets with `?=` is
+    set there whatever this process's environment holds (`uv run` sets UV)."""
+    if bare:
+        env = {key: os.environ[key] for key in ("PATH", "HOME") if key in os.environ}
+    else:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}
+        }
     command = ["make", "--print-data-base", "--no-print-directory"]
     command += [f"--file={name}" for name in files]
     command += [f"--eval={_NO_GOAL}:", _NO_GOAL]
@@ -299,6 +310,17 @@ def variables(database: str) -> dict[tuple[str, str], tuple[str, str]]:
     return found
 
 
+def defined(database: str) -> set[str]:
+    """The names of every variable make knows, wherever it comes from (a makefile,
+    the environment, make's defaults)."""
+    lines = database.splitlines()
+    return {
+        match["name"]
+        for origin, line in itertools.pairwise(lines)
+        if _ORIGIN.match(origin) and (match := _VARIABLE.match(line))
+    }
+
+
 def _in_standards(where: str) -> bool:
     return Path(where.rsplit(":", 1)[0]).parts[:1] == (OWNED_FOLDER,)
 
@@ -309,7 +331,8 @@ def standard_settings(
     """The variables the standard files (standards/tasks.mk and what it includes)
     set, as `variables` gives them, and the knobs among them: the names tasks.mk
     lists in PROJECT_KNOBS, which a project's Makefile may set."""
-    standard = variables(read_makefiles(root, f"{OWNED_FOLDER}/tasks.mk").stdout)
+    database = read_makefiles(root, f"{OWNED_FOLDER}/tasks.mk", bare=True).stdout
+    standard = variables(database)
     standard.pop(("", "MAKEFLAGS"), None)  # make's own, not the files'.
     return standard, set(standard.get(("", KNOBS), ("", ""))[1].split())
 
@@ -335,8 +358,9 @@ def settings(root: Path) -> list[Setting]:
             found.append(Setting(name, where, standard["", name][0], target))
         elif name in _RECIPE_SETTINGS:
             found.append(Setting(name, where, "", target))
+    known = defined(database)
     for (target, name), (where, _) in standard.items():
-        if not target and ("", name) not in project:
+        if not target and name not in known:
             found.append(Setting(name, "", where))
     declared = {line.split(":", 1)[0] for line in database.splitlines()}
     found += [
