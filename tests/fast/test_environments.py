@@ -348,8 +348,15 @@ def test_uv_toml_gives_pysparks_metadata_as_its_own_build_does(
             f"locks {built.version}: give uv.toml the metadata of the version the template's "
             "resolution date gives (uv builds any other from its archive)"
         )
-        assert static["requires-python"] == built.metadata["Requires-Python"]
-        assert sorted(static["provides-extras"]) == sorted(built.metadata.get_all("Provides-Extra"))
+        assert static["requires-python"] == built.metadata["Requires-Python"], (
+            f"uv.toml ({name}) says pyspark needs Python {static['requires-python']}, its "
+            f"build says {built.metadata['Requires-Python']}"
+        )
+        extras = sorted(built.metadata.get_all("Provides-Extra") or [])
+        assert sorted(static["provides-extras"]) == extras, (
+            f"uv.toml ({name}) gives pyspark the extras {static['provides-extras']}, its "
+            f"build {extras}"
+        )
         copied = {str(Requirement(r)) for r in static["requires-dist"]}
         says = {str(Requirement(r)) for r in built.requires or []}
         assert copied == says, (
