@@ -98,13 +98,19 @@ def test_a_raised_large_file_limit_in_the_shared_tasks_fails_naming_the_file(
     assert f"{TASKS}: edited" in row(gated, "Template-owned files unchanged")
 
 
-def test_a_makefile_recipe_for_handoff_fails_naming_the_target_and_its_line(
-    project: Project,
-) -> None:
+def add_to_makefile(project: Project, text: str) -> int:
+    """Append `text` to the project's Makefile; the number of lines it had before."""
     makefile = project.path / "Makefile"
     lines = len(makefile.read_text().splitlines())
     with makefile.open("a") as own:
-        own.write("\nhandoff:\n\t@echo 'All gates passed.'\n")
+        own.write(text)
+    return lines
+
+
+def test_a_makefile_recipe_for_handoff_fails_naming_the_target_and_its_line(
+    project: Project,
+) -> None:
+    lines = add_to_makefile(project, "\nhandoff:\n\t@echo 'All gates passed.'\n")
 
     checked = project.make("check", check=False)
     status, gated = handoff(project, "gate", "--only", "overrides")
@@ -120,10 +126,7 @@ def test_a_makefile_that_turns_the_tools_into_true_fails_the_gate_naming_its_lin
     project: Project,
 ) -> None:
     # Every standard task runs its tool through $(RUN): set to `true`, each passes.
-    makefile = project.path / "Makefile"
-    lines = len(makefile.read_text().splitlines())
-    with makefile.open("a") as own:
-        own.write("\nRUN = true\n")
+    lines = add_to_makefile(project, "\nRUN = true\n")
 
     status, gated = handoff(project, "gate", "--only", "overrides")
 
@@ -134,9 +137,10 @@ def test_a_makefile_that_turns_the_tools_into_true_fails_the_gate_naming_its_lin
 
 
 def test_a_new_target_and_a_new_prerequisite_of_check_pass(project: Project) -> None:
-    with (project.path / "Makefile").open("a") as own:
-        own.write("\nreport-size: ## How big the reports are.\n\t@du -sh reports\n")
-        own.write("\ncheck: report-size\n")
+    add_to_makefile(
+        project,
+        "\nreport-size: ## How big the reports are.\n\t@du -sh reports\n\ncheck: report-size\n",
+    )
 
     checked = project.make("standards", check=False)
     status, gated = handoff(project, "gate", "--only", "standards", "--only", "overrides")

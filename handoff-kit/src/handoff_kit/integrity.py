@@ -144,23 +144,10 @@ class Setting:
     """A setting of the standard files (or of make itself) the project changes."""
 
     name: str
-    where: str  # file:line of the project's setting, or what sets it
-    standard: str = ""  # file:line of the standard one, if the standard files set it
-    target: str = ""  # the target it is set for, if only for one
+    message: str  # Where, and what it changes.
 
     def __str__(self) -> str:
-        scope = f" for `{self.target}`" if self.target else ""
-        if self.name in _RECIPE_TARGETS:
-            return f"{self.where} declares {self.name}: {_RECIPE_TARGETS[self.name]}"
-        if self.name == "MAKEFLAGS":
-            return (
-                f"{self.where} gives make {self.standard}, so a failing check can pass"
-            )
-        if not self.where:
-            return f"the Makefile undefines {self.name}, which {self.standard} sets"
-        if not self.standard:
-            return f"{self.where} sets {self.name}{scope}, which decides how make runs recipes"
-        return f"{self.where} sets {self.name}{scope}, which {self.standard} sets"
+        return self.message
 
 
 # --- Offline: the manifest the render wrote ------------------------------------------
@@ -337,42 +324,66 @@ def standard_settings(
     return standard, set(standard.get(("", KNOBS), ("", ""))[1].split())
 
 
-def settings(root: Path) -> list[Setting]:
+def settings(root: Path, database: str | None = None) -> list[Setting]:
     """The standard files' settings the project's makefiles change, and what they
-    change of how make runs recipes, as make's database says."""
+    change of how make runs recipes, as make's database (`database`, else read
+    now) says."""
     if not (root / OWNED_FOLDER / "tasks.mk").is_file():
         return []
     standard, knobs = standard_settings(root)
-    database = read_makefiles(root).stdout
-    project = variables(database)
+    if database is None:
+        database = read_makefiles(root).stdout
     found = []
-    for (target, name), (where, value) in project.items():
+    for (target, name), (where, value) in variables(database).items():
+        scope = f" for `{target}`" if target else ""
         if name == "MAKEFLAGS":
             flags = value.split()[0] if value and not value.startswith("-") else ""
-            given = [_FLAGS[flag] for flag in flags if flag in _FLAGS]
+            given = " ".join(_FLAGS[flag] for flag in flags if flag in _FLAGS)
             if given:
-                found.append(Setting(name, "the Makefile", " ".join(given)))
+                found.append(
+                    Setting(
+                        name,
+                        f"the Makefile gives make {given}, so a failing check can pass",
+                    )
+                )
         elif _in_standards(where) or name in knobs:
             continue
         elif ("", name) in standard:
-            found.append(Setting(name, where, standard["", name][0], target))
+            found.append(
+                Setting(
+                    name,
+                    f"{where} sets {name}{scope}, which {standard['', name][0]} sets",
+                )
+            )
         elif name in _RECIPE_SETTINGS:
-            found.append(Setting(name, where, "", target))
+            found.append(
+                Setting(
+                    name,
+                    f"{where} sets {name}{scope}, which decides how make runs recipes",
+                )
+            )
     known = defined(database)
     for (target, name), (where, _) in standard.items():
         if not target and name not in known:
-            found.append(Setting(name, "", where))
+            found.append(
+                Setting(name, f"the Makefile undefines {name}, which {where} sets")
+            )
     declared = {line.split(":", 1)[0] for line in database.splitlines()}
     found += [
-        Setting(name, "a makefile") for name in _RECIPE_TARGETS if name in declared
+        Setting(name, f"a makefile declares {name}: {effect}")
+        for name, effect in _RECIPE_TARGETS.items()
+        if name in declared
     ]
     return found
 
 
-def overrides(root: Path) -> list[Override]:
-    """make's own warnings, as it reads the Makefile: each recipe of a standard
-    target (one in standards/) that a later definition replaces."""
-    said = read_makefiles(root).stderr.splitlines()
+def overrides(root: Path, warnings: str | None = None) -> list[Override]:
+    """make's own warnings (`warnings`, else read now), as it reads the Makefile:
+    each recipe of a standard target (one in standards/) that a later definition
+    replaces."""
+    if warnings is None:
+        warnings = read_makefiles(root).stderr
+    said = warnings.splitlines()
     found = []
     for here, before in itertools.pairwise(said):
         new, old = _OVERRIDING.match(here), _IGNORING.match(before)
@@ -393,7 +404,11 @@ def overrides_result(root: Path) -> Result:
     """The gate row: no project Makefile recipe replaces a standard target's, and
     no setting of the standard files or of make's way of running recipes changes."""
     try:
-        found: list[Override | Setting] = [*overrides(root), *settings(root)]
+        read = read_makefiles(root)
+        found: list[Override | Setting] = [
+            *overrides(root, read.stderr),
+            *settings(root, read.stdout),
+        ]
     except OSError as error:
         return Result(OVERRIDES_TITLE, False, f"`make` could not run: {error.strerror}")
     if not found:
