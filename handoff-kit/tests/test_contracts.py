@@ -7,6 +7,8 @@ from collections.abc import Callable
 import pandas as pd
 import pandera.pandas as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pandera.errors import SchemaError, SchemaErrors
 from pandera.typing import Series
 
@@ -265,3 +267,84 @@ def test_the_validator_refuses_and_passes_exactly_what_pandera_does(
         got = violation.failures
 
     assert got == expected
+
+
+# The built-in checks the validator runs on a column's values without pandas, and
+# columns to run them on: each dtype with its values.
+NUMBERS = st.one_of(st.integers(-3, 3), st.floats(-3, 3, allow_nan=False))
+COLUMNS = {
+    "int64": st.integers(-3, 3),
+    "float64": st.floats(-3, 3),
+    "bool": st.booleans(),
+    "str": st.sampled_from(["a", "b", "c", "1"]),
+}
+# The dtypes that hold a null (NaN, or a missing string).
+NULLS = {"float64", "str"}
+
+
+@st.composite
+def builtin_checks(draw: st.DrawFn, dtype: str) -> dict[str, object]:
+    """One built-in check as pa.Field's keyword, with arguments the dtype compares to."""
+    if dtype == "str":
+        name = draw(st.sampled_from(["isin", "notin", "eq", "ne"]))
+        if name in {"isin", "notin"}:
+            return {
+                name: draw(st.lists(st.sampled_from(["a", "b", "1", 1]), max_size=3))
+            }
+        return {name: draw(st.sampled_from(["a", "b"]))}
+    low, high = sorted((draw(NUMBERS), draw(NUMBERS)))
+    # pandera refuses an empty interval: a single point includes both ends.
+    bounds = {
+        "min_value": low,
+        "max_value": high,
+        "include_min": low == high or draw(st.booleans()),
+        "include_max": low == high or draw(st.booleans()),
+    }
+    name = draw(
+        st.sampled_from(["ge", "gt", "le", "lt", "eq", "ne", "in_range", "isin"])
+    )
+    if name == "in_range":
+        return {"in_range": bounds}
+    if name == "isin":
+        return {"isin": draw(st.lists(NUMBERS, max_size=3))}
+    return {name: low}
+
+
+@st.composite
+def columns_and_schemas(draw: st.DrawFn) -> tuple[pd.DataFrame, type[Schema]]:
+    dtype = draw(st.sampled_from(sorted(COLUMNS)))
+    values: list[object] = draw(st.lists(COLUMNS[dtype], min_size=1, max_size=5))
+    if dtype in NULLS and draw(st.booleans()):
+        values.insert(draw(st.integers(0, len(values))), None)
+    frame = pd.DataFrame({"x": pd.Series(values, dtype=dtype)})
+    field = pa.Field(
+        nullable=draw(st.booleans()),
+        ignore_na=draw(st.booleans()),
+        **draw(builtin_checks(dtype)),  # type: ignore[arg-type]
+    )
+    kind = {"int64": int, "float64": float, "bool": bool, "str": str}[dtype]
+    schema = type(
+        "Drawn",
+        (Schema,),
+        {"__annotations__": {"x": Series[kind]}, "x": field},  # type: ignore[valid-type]
+    )
+    return frame, schema
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(columns_and_schemas())
+def test_the_validator_gives_pandera_verdict_on_any_column_and_builtin_check(
+    drawn: tuple[pd.DataFrame, type[Schema]],
+) -> None:
+    frame, schema = drawn
+    try:
+        schema.to_schema().validate(frame, lazy=True)
+    except SchemaErrors:
+        expected = False
+    else:
+        expected = True
+    validator = contracts.Validator(schema)
+    assert validator._passes(frame) is expected, (
+        f"the validator's own checks say {not expected} where pandera says {expected} "
+        f"for {schema.to_schema().columns['x']!r} on {frame['x'].tolist()!r}"
+    )

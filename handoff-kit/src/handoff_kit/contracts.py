@@ -18,7 +18,7 @@ and the mark no longer matches: a changed frame is validated again.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any, Self, cast
 
@@ -193,12 +193,42 @@ class Validator:
         return all(check(frame).check_passed for check in schema.checks)
 
 
+# pandera's built-in checks that compare the column with their arguments and nothing
+# else (`data >= min_value`): on a NumPy array they give what they give on the
+# Series that holds it, without a Series made for each step.
+_COMPARISONS = frozenset(
+    {
+        "equal_to",
+        "not_equal_to",
+        "greater_than",
+        "greater_than_or_equal_to",
+        "less_than",
+        "less_than_or_equal_to",
+        "in_range",
+    }
+)
+# pandera's built-in membership checks (`data.isin(allowed_values)`,
+# `~data.isin(forbidden_values)`): their argument, and whether a value must be in it.
+_MEMBERSHIP = {"isin": ("allowed_values", True), "notin": ("forbidden_values", False)}
+# NumPy's kinds the array path takes: booleans, integers, floats.
+_ARRAY_KINDS = "biuf"
+# Up to this many rows a membership check runs on Python's set, a fixed cost that
+# pandas' hash table only beats on larger columns.
+_SMALL = 1000
+
+
 @dataclass(frozen=True)
 class _Bound:
     """A column check and its function with its arguments, as pandera calls it."""
 
     check: pa.Check
     function: Callable[[Any], Any]
+    # A built-in comparison's pandas function, which takes an array as it takes a
+    # Series (pandera's dispatcher in front of it picks by the argument's type).
+    compare: Callable[[Any], Any] | None = None
+    # A built-in membership check's values, and whether a value must be one of them.
+    members: frozenset[object] | None = None
+    member: bool = True
 
     @classmethod
     def of(cls, check: pa.Check) -> _Bound:
@@ -206,10 +236,25 @@ class _Bound:
         # and looks the function up again on each call (Check.__call__): once here.
         register_default_check_backends(pd.Series)
         function = check._check_fn
-        name = getattr(function, "__name__", None)
-        if name is not None and check.is_builtin_check(name):
+        name = str(getattr(function, "__name__", ""))
+        builtin = bool(name) and check.is_builtin_check(name)
+        if builtin:
             function = check.get_builtin_check_fn(name)
-        return cls(check, partial(function, **check._check_kwargs))
+        bound = cls(check, partial(function, **check._check_kwargs))
+        if not builtin or check.element_wise:
+            return bound
+        by_type = getattr(function, "_function_registry", {})
+        if name in _COMPARISONS and pd.Series in by_type:
+            compare = partial(by_type[pd.Series], **check._check_kwargs)
+            return replace(bound, compare=compare)
+        if name in _MEMBERSHIP:
+            argument, member = _MEMBERSHIP[name]
+            try:
+                members = frozenset(check._check_kwargs[argument])
+            except (KeyError, TypeError):  # Values Python's set cannot hold.
+                return bound
+            return replace(bound, members=members, member=member)
+        return bound
 
     def passes(self, series: pd.Series) -> bool:
         """pandera's verdict on the column (its check backend, without the failure
@@ -225,6 +270,26 @@ class _Bound:
             return bool(output)
         return bool(check(series).check_passed)  # What pandera makes of the rest.
 
+    def passes_values(self, values: np.ndarray[Any, Any], series: pd.Series) -> bool:
+        """The verdict on the column's values without their nulls (a NumPy array of
+        booleans or numbers), where the check allows; else on the Series (`passes`)."""
+        if self.compare is not None:
+            try:
+                output = self.compare(values)
+            except (TypeError, ValueError):
+                return self.passes(series)  # pandas may compare what NumPy cannot.
+            if isinstance(output, np.ndarray) and output.dtype == np.bool_:
+                return bool(output.all())
+        return self.passes(series)
+
+    def passes_strings(self, series: pd.Series) -> bool:
+        """The verdict on a column of strings with no null: a membership check of a
+        few rows in Python's set, the rest on the Series (`passes`)."""
+        members = self.members
+        if members is not None and len(series) <= _SMALL:
+            return all((value in members) is self.member for value in series.tolist())
+        return self.passes(series)
+
 
 def _column_passes(
     column: Any,  # noqa: ANN401  # pandera's Column.
@@ -235,11 +300,34 @@ def _column_passes(
         pandas_engine.Engine.dtype(series.dtype)
     ):
         return False
-    if not column.nullable and series.isna().any():
-        return False
     if column.unique and series.duplicated().any():
         return False
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in _ARRAY_KINDS:
+        return _values_pass(column, checks, series)
+    if series.isna().any():
+        return column.nullable and all(check.passes(series) for check in checks)
+    if isinstance(dtype, pd.StringDtype):
+        return all(check.passes_strings(series) for check in checks)
     return all(check.passes(series) for check in checks)
+
+
+def _values_pass(
+    column: Any,  # noqa: ANN401  # pandera's Column.
+    checks: list[_Bound],
+    series: pd.Series,
+) -> bool:
+    """`_column_passes` on the column's NumPy array: no Series made for each step,
+    and a null only where a float is NaN."""
+    values = series.to_numpy()
+    nulls = np.isnan(values) if values.dtype.kind == "f" else None
+    if nulls is not None and nulls.any():
+        if not column.nullable:
+            return False
+        if not all(check.check.ignore_na for check in checks):
+            return all(check.passes(series) for check in checks)
+        values = values[~nulls]
+    return all(check.passes_values(values, series) for check in checks)
 
 
 def _validates_all() -> bool:
