@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from handoff_kit import config
 from handoff_kit.registry import Manifest
@@ -23,6 +24,10 @@ from sample_model.contracts import Features
 from sample_model.model import RateModel
 
 SAMPLE = Path(__file__).parent / "sample_project"
+
+# hypothesis keeps what it found beside the other tools' caches, never in this folder,
+# which every project copies.
+set_hypothesis_home_dir(Path(__file__).parents[2] / ".tools" / "handoff-kit" / "hypothesis")
 MODEL_NAME = "sample-model"
 
 # [tool.handoff] of the sample project; tests change or drop keys.
