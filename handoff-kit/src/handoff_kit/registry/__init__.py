@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.error
-import urllib.request
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -123,6 +121,9 @@ def reachable(uri: str) -> None:
     """
     if not uri.startswith(("http://", "https://")):
         return  # A database or a folder: MLflow's own errors name it.
+    import urllib.error  # noqa: PLC0415  # Only a server's commands need HTTP.
+    import urllib.request  # noqa: PLC0415
+
     try:
         health = f"{uri.rstrip('/')}/health"
         # The URI is the user's own setting, http(s) only (checked above).
