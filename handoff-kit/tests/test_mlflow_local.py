@@ -323,3 +323,22 @@ def test_a_model_folder_without_a_readable_scorer_is_left_to_mlflow(
     assert not unreadable, f"a scorer was found despite {unreadable}"
     assert mlflow_local.scorer_file(folder) is None, "the artifact's file is gone"
     assert mlflow_local.scorer_file(tmp_path) is None, "no MLmodel at all"
+
+
+def test_a_version_whose_scorer_artifact_is_gone_is_refused_in_one_line(
+    store: MlflowRegistry, settings: config.Settings
+) -> None:
+    version = register(store, settings, rows=20)
+    found = mlflow_local.find(
+        settings.root / EMBEDDED_STORE, MODEL_NAME, "version", version
+    )
+    assert found is not None
+    next(found.folder.rglob(mlflow_local.SCORER_FILE)).unlink()
+
+    with pytest.raises(registry.RegistryError) as refused:
+        registry.load(f"models:/{MODEL_NAME}/{version}", settings)
+
+    assert str(refused.value) == (
+        f"{MODEL_NAME} version {version} (candidate) holds no model: "
+        "its scorer artifact is missing"
+    )
