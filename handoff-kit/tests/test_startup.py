@@ -8,10 +8,20 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MODEL_NAME, houses
 
 from handoff_kit import candidate, cli
+from handoff_kit.registry import CANDIDATE
 
 HEAVY = ("pandas", "pandera", "numpy", "mlflow", "sklearn", "hypothesis")
+# What scoring a file never needs: the gate's machinery, MLflow, an HTTP client.
+NOT_FOR_SCORING = (
+    "handoff_kit.integrity",
+    "handoff_kit.gate",
+    "handoff_kit.report",
+    "mlflow",
+    "http.client",
+)
 
 # Runs a command line in a fresh interpreter, then prints the heavy modules it loaded.
 PROBE = """\
@@ -22,9 +32,10 @@ print("LOADED", *sorted(m for m in {heavy!r} if m in sys.modules))
 """
 
 
-def loaded_by(project: Path, *args: str) -> set[str]:
+def loaded_by(project: Path, *args: str, among: tuple[str, ...] = HEAVY) -> set[str]:
+    """Which of `among` the command `args` loaded."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", PROBE.format(heavy=among), *args],
         cwd=project,
         capture_output=True,
         text=True,
@@ -80,3 +91,17 @@ def test_promote_takes_the_flags_the_candidate_gate_names() -> None:
 
     assert args.allow_dirty
     assert args.allow_major
+
+
+def test_predict_loads_what_scoring_needs_and_nothing_of_the_gate(
+    project: Path,
+) -> None:
+    assert cli.main(["train"]) == 0
+    houses(3).drop(columns="sold").to_csv(project / "rows.csv", index=False)
+    uri = f"models:/{MODEL_NAME}@{CANDIDATE}"
+
+    loaded = loaded_by(
+        project, "predict", "--model", uri, "--input", "rows.csv", among=NOT_FOR_SCORING
+    )
+
+    assert not loaded, f"`handoff predict` loaded {sorted(loaded)}"

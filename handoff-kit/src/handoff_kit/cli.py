@@ -421,7 +421,7 @@ def audit_lock(settings: config.Settings, args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from handoff_kit import __version__, integrity  # noqa: PLC0415  # Both light.
+    from handoff_kit import __version__  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="handoff",
@@ -461,7 +461,8 @@ def build_parser() -> argparse.ArgumentParser:
     standards_command.add_argument(
         "--copier",
         metavar="COMMAND",
-        help=f"the command that runs Copier (default: copier, else {integrity.UV_COPIER!r})",
+        help="the command that runs Copier (default: copier, else the template's "
+        "Copier version through uv, else through pipx)",
     )
     commands.add_parser(
         "settings",

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import urllib.error
-import urllib.request
 from typing import Any, Literal, Protocol
 
 import pandas as pd
@@ -123,6 +121,9 @@ def reachable(uri: str) -> None:
     """
     if not uri.startswith(("http://", "https://")):
         return  # A database or a folder: MLflow's own errors name it.
+    import urllib.error  # noqa: PLC0415  # Only a server's commands need HTTP.
+    import urllib.request  # noqa: PLC0415
+
     try:
         health = f"{uri.rstrip('/')}/health"
         # The URI is the user's own setting, http(s) only (checked above).
@@ -156,12 +157,18 @@ def parse_uri(
     return match["name"], "version", match["version"]
 
 
-def resolve(registry: Registry, uri: str, model_name: str) -> ModelVersion:
-    """The version a models:/ URI names, or RegistryError saying why there is none."""
+def named(uri: str, model_name: str) -> tuple[Literal["alias", "version"], str]:
+    """("alias" or "version", which one) of a models:/ URI naming this project's model."""
     name, kind, which = parse_uri(uri, model_name)
     if name != model_name:
         msg = f"{uri}: this project's registry holds {model_name!r}, not {name!r}"
         raise RegistryError(msg)
+    return kind, which
+
+
+def resolve(registry: Registry, uri: str, model_name: str) -> ModelVersion:
+    """The version a models:/ URI names, or RegistryError saying why there is none."""
+    kind, which = named(uri, model_name)
     if kind == "version":
         return registry.get(which)
     found = registry.find(which)
@@ -173,7 +180,19 @@ def resolve(registry: Registry, uri: str, model_name: str) -> ModelVersion:
 
 
 def load(uri: str, settings: config.Settings | None = None) -> Scorer:
-    """Load the model a models:/ URI names, from the project's registry."""
+    """Load the model a models:/ URI names, from the project's registry.
+
+    MLflow's embedded store is read without MLflow when that is certain
+    (mlflow_local.py): a command that only scores starts seconds sooner.
+    """
     settings = settings or config.load()
+    if settings.registry == "mlflow":
+        from handoff_kit.registry import mlflow_local  # noqa: PLC0415
+
+        if mlflow_local.embedded():
+            kind, which = named(uri, settings.model_name)
+            model = mlflow_local.load(settings.root, settings.model_name, kind, which)
+            if model is not None:
+                return model
     registry = open_registry(settings)
     return registry.load(resolve(registry, uri, settings.model_name))

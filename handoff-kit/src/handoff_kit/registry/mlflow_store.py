@@ -42,6 +42,14 @@ from mlflow.types import Schema as MlflowSchema
 from handoff_kit.config import Settings
 from handoff_kit.contracts import Schema
 from handoff_kit.registry import Scorer, reachable
+from handoff_kit.registry.mlflow_local import (
+    ARTIFACTS,
+    EMBEDDED_STORE,
+    SCORER,
+    SCORER_FILE,
+    read_scorer,
+    scorer_file,
+)
 from handoff_kit.registry.records import (
     CANDIDATE,
     CHAMPION,
@@ -53,9 +61,6 @@ from handoff_kit.registry.records import (
     Signature,
 )
 
-# The embedded store: a SQLite file, with the artifacts in a folder beside it.
-EMBEDDED_STORE = "mlflow.db"
-ARTIFACTS = "mlartifacts"
 # The API the version serves (Manifest.api), as JSON.
 API_TAG = "api_contract"
 # The contract it was trained under (Manifest.contract): a run artifact, since a
@@ -109,6 +114,10 @@ class ContractModel(PythonModel):
 
     MLflow enforces the signature on input; the contract's own schemas validate
     the input again (with named errors) and the output, which MLflow does not check.
+    The project's model is stored once, as the SCORER artifact, which the kit reads
+    without MLflow (mlflow_local.py): this wrapper's pickle leaves it out, and
+    loads it from there when MLflow loads the wrapper. Versions registered by kit
+    0.2.0 hold the model inside the wrapper's pickle, and no SCORER.
     """
 
     def __init__(
@@ -117,6 +126,13 @@ class ContractModel(PythonModel):
         self.model = model
         self.inputs = inputs
         self.outputs = outputs
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in vars(self).items() if key != "model"}
+
+    def load_context(self, context: PythonModelContext) -> None:
+        if SCORER in context.artifacts:
+            self.model = read_scorer(Path(context.artifacts[SCORER]))
 
     def predict(
         self,
@@ -169,12 +185,18 @@ class MlflowRegistry:
             if manifest.contract is not None:
                 mlflow.log_dict(dict(manifest.contract), CONTRACT_ARTIFACT)
             printed = io.StringIO()
-            with redirect_stderr(printed):
+            with (
+                redirect_stderr(printed),
+                tempfile.TemporaryDirectory(prefix="handoff-") as folder,
+            ):
+                scorer = Path(folder, SCORER_FILE)
+                scorer.write_bytes(pickle.dumps(model))
                 info = mlflow.pyfunc.log_model(
                     name="model",
                     python_model=ContractModel(
                         model, contract.model_input, contract.model_output
                     ),
+                    artifacts={SCORER: str(scorer)},
                     signature=to_mlflow(manifest.signature),
                     input_example=example,
                     # Pinned, so MLflow need not guess them (it would start a process).
@@ -241,12 +263,22 @@ class MlflowRegistry:
             if pickled.is_file():
                 # Unpickling runs code: the registry holds this project's models.
                 wrapper = pickle.loads(pickled.read_bytes())  # noqa: S301
-        if not isinstance(wrapper, ContractModel):
-            held = (
-                "no Python model" if wrapper is None else f"a {type(wrapper).__name__}"
-            )
-            msg = f"{version} was not registered by `handoff train`: it holds {held}"
-            raise RegistryError(msg)
+            if not isinstance(wrapper, ContractModel):
+                held = (
+                    "no Python model"
+                    if wrapper is None
+                    else f"a {type(wrapper).__name__}"
+                )
+                msg = (
+                    f"{version} was not registered by `handoff train`: it holds {held}"
+                )
+                raise RegistryError(msg)
+            if not hasattr(wrapper, "model"):  # Stored apart, as SCORER.
+                scorer = scorer_file(local)
+                if scorer is None:
+                    msg = f"{version} holds no model: its {SCORER} artifact is missing"
+                    raise RegistryError(msg)
+                wrapper.model = read_scorer(scorer)
         return wrapper.model
 
     def promote(self, version: ModelVersion, by: str, at: str) -> None:
