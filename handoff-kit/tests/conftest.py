@@ -27,7 +27,9 @@ SAMPLE = Path(__file__).parent / "sample_project"
 
 # hypothesis keeps what it found beside the other tools' caches, never in this folder,
 # which every project copies.
-set_hypothesis_home_dir(Path(__file__).parents[2] / ".tools" / "handoff-kit" / "hypothesis")
+set_hypothesis_home_dir(
+    Path(__file__).parents[2] / ".tools" / "handoff-kit" / "hypothesis"
+)
 MODEL_NAME = "sample-model"
 
 # [tool.handoff] of the sample project; tests change or drop keys.
