@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pandas as pd
@@ -348,3 +350,48 @@ def test_the_validator_gives_pandera_verdict_on_any_column_and_builtin_check(
         f"the validator's own checks say {not expected} where pandera says {expected} "
         f"for {schema.to_schema().columns['x']!r} on {frame['x'].tolist()!r}"
     )
+
+
+def test_a_columns_dtype_is_named_once_not_on_every_validation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pandera's engine takes a tenth of a millisecond to name NumPy's bool (it tries
+    to import geopandas first): a server validating each request must not pay it each time."""
+
+    class Scored(Schema):
+        churned: Series[bool]
+        probability: Series[float]
+
+    contracts.validator(Scored)  # Built once, as a server builds it when it starts.
+    named: list[object] = []
+    engine = contracts.pandas_engine.Engine
+    original = engine.dtype
+    monkeypatch.setattr(
+        engine, "dtype", lambda dtype: named.append(dtype) or original(dtype)
+    )
+    contracts._dtype_check.cache_clear()
+    for _ in range(3):
+        Scored.validated(pd.DataFrame({"churned": [True], "probability": [0.5]}))
+
+    assert len(named) == 2, (
+        f"pandera named the columns' dtypes {len(named)} times: {named}"
+    )
+
+
+def test_a_schema_without_checks_validates_first_thing_in_a_process() -> None:
+    """The validated frame is marked through pandera's DataFrame accessor, which pandera
+    registers only on some of its paths: the kit registers it itself."""
+    script = (
+        "import pandas as pd\n"
+        "from pandera.typing import Series\n"
+        "from handoff_kit.contracts import Schema\n"
+        "class Plain(Schema):\n"
+        "    churned: Series[bool]\n"
+        "print(len(Plain.validated(pd.DataFrame({'churned': [True]}))))\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+
+    assert ran.returncode == 0, f"the first validation failed:\n{ran.stderr[-2000:]}"
+    assert ran.stdout.strip() == "1"

@@ -7,10 +7,12 @@ runs in the template repository's slow tier, in generated projects.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import socket
 import sys
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -471,3 +473,44 @@ def test_the_served_json_round_trips(client: TestClient) -> None:
 
     assert json.loads(response.content) == response.json()
     assert registry.CANDIDATE == CANDIDATE
+
+
+class _Where:
+    """The sample model, noting the thread each call runs on."""
+
+    def __init__(self, model: registry.Scorer) -> None:
+        self.model = model
+        self.threads: list[int] = []
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        self.threads.append(threading.get_ident())
+        return self.model.predict(features)
+
+
+def test_a_small_request_is_scored_on_the_event_loop_and_a_large_one_beside_it(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    """A thread costs a small request more than its scoring; a large one in a thread
+    leaves the event loop free for /health and the process's other connections."""
+    model = _Where(served.model)
+    app = serve.create_app(
+        settings, dataclasses.replace(served, model=model), max_body=1 << 20
+    )
+
+    @app.get("/loop-thread")
+    async def loop_thread() -> int:
+        return threading.get_ident()
+
+    small = json.dumps(rows(1))
+    large = json.dumps(rows(1000))
+    assert len(small) <= serve.INLINE_BODY < len(large)
+    with TestClient(app) as client:
+        loop = client.get("/loop-thread").json()
+        for body in (small, large):
+            answer = client.post(
+                "/predict", content=body, headers={"content-type": "application/json"}
+            )
+            assert answer.status_code == 200, answer.text
+
+    assert model.threads[0] == loop, "a small request was sent to a thread"
+    assert model.threads[1] != loop, "a large request held the event loop"

@@ -19,12 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any, Self, cast
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+from pandera.accessors import pandas_accessor  # noqa: F401  # Registers DataFrame.pandera.
 from pandera.backends.register_checks import register_default_check_backends
 from pandera.config import ValidationDepth, get_config_context
 from pandera.engines import pandas_engine
@@ -176,19 +177,20 @@ class Validator:
     def _passes(self, frame: pd.DataFrame) -> bool:
         """Whether every check passes; False sends the frame to pandera for its report."""
         schema = self.pandera
-        names = set(frame.columns)
-        if len(names) != len(frame.columns) or not all(
-            isinstance(name, str) for name in names
+        # The columns by position: a lookup by name costs more than the checks of a row.
+        found = dict(frame.items())
+        if len(found) != len(frame.columns) or not all(
+            isinstance(name, str) for name in found
         ):
             return False
-        if schema.strict and not names <= schema.columns.keys():
+        if schema.strict and not found.keys() <= schema.columns.keys():
             return False  # Extra columns: refused, or filtered out, by pandera.
         for name, column, checks in self.columns:
-            if name not in names:
+            if name not in found:
                 if column.required:
                     return False
                 continue
-            if not _column_passes(column, checks, frame[name]):
+            if not _column_passes(column, checks, found[name]):
                 return False
         return all(check(frame).check_passed for check in schema.checks)
 
@@ -296,9 +298,7 @@ def _column_passes(
     checks: list[_Bound],
     series: pd.Series,
 ) -> bool:
-    if column.dtype is not None and not column.dtype.check(
-        pandas_engine.Engine.dtype(series.dtype)
-    ):
+    if column.dtype is not None and not _dtype_matches(column.dtype, series.dtype):
         return False
     if column.unique and series.duplicated().any():
         return False
@@ -310,6 +310,21 @@ def _column_passes(
     if isinstance(dtype, pd.StringDtype):
         return all(check.passes_strings(series) for check in checks)
     return all(check.passes(series) for check in checks)
+
+
+def _dtype_matches(wanted: Any, found: Any) -> bool:  # noqa: ANN401  # pandera's and pandas' dtypes.
+    """pandera's dtype check of a column, kept for the pairs of dtypes seen lately:
+    pandera's engine takes a tenth of a millisecond to name some dtypes (NumPy's
+    bool: it first tries to import geopandas), on every validation of every frame."""
+    try:
+        return _dtype_check(wanted, found)
+    except TypeError:  # A dtype that cannot be a key.
+        return bool(wanted.check(pandas_engine.Engine.dtype(found)))
+
+
+@lru_cache(maxsize=1024)
+def _dtype_check(wanted: Any, found: Any) -> bool:  # noqa: ANN401  # pandera's and pandas' dtypes.
+    return bool(wanted.check(pandas_engine.Engine.dtype(found)))
 
 
 def _values_pass(
