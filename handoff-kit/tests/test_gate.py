@@ -541,8 +541,11 @@ def test_the_gate_runs_every_target_of_make_check(
             ran += [command[-1] for command in called if command[0] == "make"]
         called.clear()
 
-    made = list(dict.fromkeys(ran))  # Once each, in order.
-    assert made == prerequisites, f"make check runs {prerequisites}, the gate {made}"
+    # Once each; the gate keeps its report's order, make check starts the longest first.
+    made = list(dict.fromkeys(ran))
+    assert sorted(made) == sorted(prerequisites), (
+        f"make check runs {prerequisites}, the gate {made}"
+    )
 
 
 def test_running_gates_prints_and_writes_the_report_with_the_research_debts(
