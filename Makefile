@@ -59,8 +59,9 @@ FAST_TIER = tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 
 # The slow tier on both cores, a test module a worker: a module's tests share their
 # generated projects (each worker sets up the ones its modules need), and the servers
-# they start listen on free ports.
-SLOW_TIER = $(UV) run pytest -m slow -n 2 --dist loadfile
+# they start listen on free ports. The slowest tests are listed at the end, so that
+# a CI run that grows says where.
+SLOW_TIER = $(UV) run pytest -m slow -n 2 --dist loadfile --durations=25
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	@$(FAST_TIER)
