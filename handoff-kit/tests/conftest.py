@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -137,6 +139,27 @@ def fitted() -> RateModel:
     """The sample model, trained on all the houses."""
     rows = houses()
     return RateModel().fit(Features.validated(rows.drop(columns="sold")), rows["sold"])
+
+
+def predict_without_mlflow(
+    model: str, rows: Path, root: Path
+) -> subprocess.CompletedProcess[str]:
+    """`handoff predict` of `rows` in the project at `root`, in a fresh process of this
+    interpreter in which `import mlflow` (or of any mlflow.*) raises ImportError."""
+    script = (
+        "import sys\n"
+        "sys.modules['mlflow'] = None\n"
+        "from handoff_kit.cli import main\n"
+        f"sys.exit(main(['predict', '--model', {model!r}, '--input', {str(rows)!r}]))\n"
+    )
+    return subprocess.run(  # This interpreter, a script of the test's own.
+        [sys.executable, "-c", script],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def manifest(settings: config.Settings, **changes: object) -> Manifest:

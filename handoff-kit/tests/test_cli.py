@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import runpy
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -14,7 +12,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import MODEL_NAME, add_source, fitted, houses, write_pyproject
+from conftest import (
+    MODEL_NAME,
+    add_source,
+    fitted,
+    houses,
+    predict_without_mlflow,
+    write_pyproject,
+)
 
 import sample_model.training
 from handoff_kit import Trained, __version__, candidate, gate, registry
@@ -240,24 +245,7 @@ def test_predict_writes_one_csv_row_per_input_row_to_stdout(
 def test_predict_from_the_file_registry_runs_without_mlflow(
     trained: ModelVersion, rows_csv: Path, project: Path
 ) -> None:
-    # A fresh process in which MLflow cannot be imported: `import mlflow` (or of
-    # any mlflow.*) raises ImportError.
-    script = (
-        "import sys\n"
-        "sys.modules['mlflow'] = None\n"
-        "from handoff_kit.cli import main\n"
-        f"sys.exit(main(['predict', '--model', {trained.uri!r}, '--input', {str(rows_csv)!r}]))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-
-    done = subprocess.run(  # This interpreter, a script of the test's own.
-        [sys.executable, "-c", script],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = predict_without_mlflow(trained.uri, rows_csv, project)
 
     assert done.returncode == 0, f"predict needed MLflow: {done.stderr}"
     assert len(pd.read_csv(io.StringIO(done.stdout))) == 20

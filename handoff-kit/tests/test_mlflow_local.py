@@ -5,12 +5,9 @@ model, and leave every other case (an older kit's versions, another store) to ML
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import shutil
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
@@ -18,7 +15,14 @@ from typing import Literal
 import mlflow
 import pandas as pd
 import pytest
-from conftest import MODEL_NAME, build_project, houses, manifest, write_pyproject
+from conftest import (
+    MODEL_NAME,
+    build_project,
+    houses,
+    manifest,
+    predict_without_mlflow,
+    write_pyproject,
+)
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -144,27 +148,7 @@ def test_predict_from_the_embedded_store_runs_without_mlflow(
 ) -> None:
     rows = tmp_path / "rows.csv"
     EXAMPLE.to_csv(rows, index=False)
-    # A fresh process in which any `import mlflow` or `import mlflow.*` fails.
-    script = (
-        "import sys\n"
-        "class NoMlflow:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'mlflow' or name.startswith('mlflow.'):\n"
-        "            raise ImportError(f'{name} is not importable here')\n"
-        "sys.meta_path.insert(0, NoMlflow())\n"
-        "from handoff_kit.cli import main\n"
-        f"sys.exit(main(['predict', '--model', {registered.uri!r}, '--input', {str(rows)!r}]))\n"
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-
-    done = subprocess.run(  # This interpreter, a script of the test's own.
-        [sys.executable, "-c", script],
-        cwd=settings.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = predict_without_mlflow(registered.uri, rows, settings.root)
 
     assert done.returncode == 0, f"predict needed MLflow: {done.stderr}"
     expected = store.load(registered).predict(EXAMPLE).reset_index(drop=True)
