@@ -335,6 +335,94 @@ def test_requirements_files_give_their_requirements_only() -> None:
     assert merge.read_requirements(text) == ["pandas>=2"]
 
 
+def test_what_a_requirements_file_holds_beyond_requirements_is_named() -> None:
+    text = (
+        "-e .\n.\n-e file:.[dev]\n--extra-index-url https://pkgs.example.com/simple\n"
+        "-r base.txt\npandas>=2\nhttps://x/y.whl\n./local\n"
+    )
+    assert merge.unread_requirements(text) == [
+        "--extra-index-url https://pkgs.example.com/simple",
+        "-r base.txt",
+        "https://x/y.whl",
+        "./local",
+    ], "the project itself (`-e .`) is what `uv sync` installs; nothing else is kept"
+    assert merge.unread_requirements("# data\n-e .\npandas\n") == []
+
+
+SETUP_WITH_REQUIREMENTS = """from setuptools import setup
+
+setup(
+    name="fraud-detector",
+    install_requires=["pandas>=2.2", "numpy"],
+    tests_require=["pytest"],
+    extras_require={"viz": ["matplotlib"], "test": ["hypothesis"]},
+    long_description=open("README.md").read(),
+    cmdclass={},
+)
+"""
+
+
+def test_setup_calls_requirements_reach_pyproject(tmp_path: Path) -> None:
+    repo = repository(
+        tmp_path,
+        {
+            "setup.py": SETUP_WITH_REQUIREMENTS,
+            "setup.cfg": "[options]\ninstall_requires =\n    scipy>=1.11\n"
+            "    # a comment\n\n[options.extras_require]\ngpu = cupy\n"
+            "all = file: all.txt\n",
+            "README.md": "# Fraud\n",
+        },
+    )
+    declared = infer.setup_requirements(found(repo))
+    assert declared.runtime == ["pandas>=2.2", "numpy", "scipy>=1.11"]
+    assert declared.dev == ["pytest", "hypothesis"], "tests_require and a test extra"
+    assert declared.extras == {"gpu": ["cupy"], "viz": ["matplotlib"]}, (
+        "setup.cfg's `file:` directive names a file, not a requirement"
+    )
+    text, notes = merge.merge_pyproject(
+        None,
+        TEMPLATE_PYPROJECT,
+        declared.runtime,
+        declared.dev,
+        None,
+        extras=declared.extras,
+    )
+    project = tomlkit.parse(text).unwrap()
+    for requirement in declared.runtime:
+        assert requirement in project["project"]["dependencies"], requirement
+    assert "pytest" in project["dependency-groups"]["dev"]
+    assert project["project"]["optional-dependencies"]["viz"] == ["matplotlib"]
+    assert "[project.optional-dependencies] viz: the extra setup() declared" in notes
+    assert found(repo).setup_py_computed == ("long_description",), (
+        "a keyword setup() computes when it runs is named, a literal one is read"
+    )
+
+
+def test_what_pyproject_and_uv_lock_replace_is_retired_and_the_rest_kept(
+    tmp_path: Path,
+) -> None:
+    repo = repository(
+        tmp_path,
+        {
+            "setup.py": SETUP_WITH_REQUIREMENTS,
+            "README.md": "# Fraud\n",
+            "requirements.txt": "-e .\npandas>=2.2\n",
+            "requirements-dev.txt": "--extra-index-url https://pkgs.example.com/simple\n"
+            "black\n",
+            "poetry.lock": "# poetry\n",
+        },
+    )
+    retired, notes = plan.retired(found(repo))
+    assert [r.path for r in retired] == ["requirements.txt", "poetry.lock", "setup.py"]
+    assert "uv.lock replaces it" in retired[1].why
+    assert "it computed long_description when run" in retired[2].why
+    assert notes == [
+        "requirements-dev.txt kept: pyproject.toml cannot hold --extra-index-url "
+        "https://pkgs.example.com/simple; put it in uv.toml (an index) or "
+        "pyproject.toml ([tool.uv.sources]), then delete the file"
+    ]
+
+
 def test_the_makefile_includes_the_standard_tasks_and_renames_clashing_targets() -> (
     None
 ):
@@ -484,7 +572,7 @@ def test_the_audit_plans_moves_collisions_and_next_steps(
             "fraud/__init__.py": '__version__ = "0.3.0"\n',
             "fraud/model.py": "def score(x):\n    return x\n",
             "README.md": "# Fraud\n",
-            "Makefile": "lint:\n\tflake8\n",
+            "Makefile": "lint:\n\tflake8\n\ninstall:\n\tpip install -r requirements.txt\n",
             ".gitignore": ".venv\n",
             "requirements.txt": "pandas\n",
             "eda.ipynb": '{"cells": [{"cell_type": "code", "outputs": [{"text": "1"}]}]}',
@@ -503,6 +591,10 @@ def test_the_audit_plans_moves_collisions_and_next_steps(
         "| `Makefile` | kept, with `include standards/tasks.mk` |",
         "| `package/src/fraud/__init__.py` | kept: the team's version",
         "- Makefile: target lint renamed old-lint",
+        "| `requirements.txt` | its requirements are in pyproject.toml, and uv.lock "
+        "pins them |",
+        "| `setup.py` | the template's build (uv_build, [build-system]) replaces it",
+        "`Makefile` line 8 still names requirements.txt, which adoption removed",
         "`package/src/fraud/training.py`",
         "- lint errors (ruff): 2 in 1 files",
         "- coverage: 41.0%",

@@ -84,6 +84,7 @@ class Shape:
     audit: list[str]  # Lines its ADOPTION.md holds.
     steps: list[str]  # What its handoff report names as left to do.
     debt: str  # A line of the report's debt section.
+    retired: list[str]  # What pyproject.toml and uv.lock replace: gone, in history.
 
 
 SHAPES = {
@@ -100,6 +101,7 @@ SHAPES = {
             "Describe the data source `transactions` in data/catalog/transactions.yml",
         ],
         debt="- ruff: `package/src/fraud/model.py`: ANN001 x2, ANN201 x1",
+        retired=["requirements.txt", "setup.py"],
     ),
     "poetry": Shape(
         moved={
@@ -123,6 +125,7 @@ SHAPES = {
             "Write the acceptance scenarios",
         ],
         debt="- mypy: `package/src/demand_forecast/features.py`: no-untyped-def x1",
+        retired=["poetry.lock"],
     ),
 }
 
@@ -147,6 +150,11 @@ def test_a_flat_and_a_poetry_repository_are_adopted_end_to_end(
     audit = (project.path / "ADOPTION.md").read_text()
     for line in expected.audit:
         assert line in audit, f"ADOPTION.md lacks {line!r}:\n{audit}"
+    for path in expected.retired:
+        assert not (project.path / path).exists(), f"{path} stayed beside pyproject.toml"
+        assert f"| `{path}` |" in audit.split("## Files adoption removes")[1], audit
+        history = project.run("git", "log", "--format=%s", "--", path).stdout
+        assert history.strip(), f"{path} left git history too"
     project.make("check")
     project.make("handoff", check=False)
     report = (project.path / "reports" / "handoff.md").read_text()
@@ -181,6 +189,11 @@ def test_apply_keeps_history_and_takes_data_out_of_git(adopted: Project) -> None
     assert answers["_commit"] == OLD
     assert answers["package_name"] == "churn_insights"
     assert not (adopted.path / "churn_insights").exists(), "the old package folder stayed"
+    assert not (adopted.path / "requirements.txt").exists(), "requirements.txt stayed"
+    audit = (adopted.path / "ADOPTION.md").read_text()
+    assert "still names requirements.txt, which adoption removed" in audit, (
+        f"the team's `make requirements` would fail unannounced:\n{audit}"
+    )
 
 
 def test_make_check_passes_with_the_debt_baseline(adopted: Project) -> None:

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,9 @@ class Audit:
     ]  # Template files not written: the team's code lacks what they use.
     debt: Debt
     next_steps: list[str]
+    retired: list[plan.Retired] = field(default_factory=list)
+    # The team's lines that name a retired file, as next steps.
+    still_named: list[str] = field(default_factory=list)
 
     @property
     def data(self) -> dict[str, object]:
@@ -272,15 +276,16 @@ def _show(root: Path, path: str) -> str | None:
     return debt.git_blob(root, "HEAD", path)
 
 
-def _requirements(root: Path, found: infer.Found) -> tuple[list[str], list[str]]:
-    runtime: list[str] = []
-    dev: list[str] = []
+def _requirements(root: Path, found: infer.Found) -> infer.Declared:
+    """Every requirement the repository declares outside pyproject.toml: its
+    requirements files, and setup()'s in setup.py or setup.cfg."""
+    declared = infer.setup_requirements(found)
     for file in infer.requirement_files(found):
-        listed = merge.read_requirements((root / file).read_text(encoding="utf-8"))
-        (dev if any(w in file for w in ("dev", "test", "lint")) else runtime).extend(
-            listed
-        )
-    return runtime, dev
+        # As committed: `--apply` has removed the file by the time it merges.
+        listed = merge.read_requirements(_show(root, file) or "")
+        dev = any(w in file for w in ("dev", "test", "lint"))
+        (declared.dev if dev else declared.runtime).extend(listed)
+    return declared
 
 
 def merge_shared(
@@ -293,7 +298,11 @@ def merge_shared(
     """Write the four merged files into `into`, from the team's committed ones
     (in `root`) and the template's render; the notes say what changed."""
     notes: list[str] = []
-    runtime, dev = _requirements(root, found)
+    declared = _requirements(root, found)
+    if declared.sources:
+        notes.append(
+            f"pyproject.toml: the requirements of {', '.join(declared.sources)} added"
+        )
     init = None
     if audit_.package_folder:
         init = _show(root, f"{audit_.package_folder}/__init__.py") or _show(
@@ -303,10 +312,11 @@ def merge_shared(
     text, pyproject_notes = merge.merge_pyproject(
         _show(root, "pyproject.toml"),
         (render_dir / "pyproject.toml").read_text(encoding="utf-8"),
-        runtime,
-        dev,
+        declared.runtime,
+        declared.dev,
         infer.version(found) or merge.package_version(init or ""),
         pinned=merge.kit_pins(kit.read_text(encoding="utf-8")) if kit.is_file() else {},
+        extras=declared.extras,
     )
     (into / "pyproject.toml").write_text(text, encoding="utf-8")
     notes += [f"pyproject.toml: {note}" for note in pyproject_notes]
@@ -343,9 +353,10 @@ def _kept(audit_: Audit) -> list[str]:
 def _copy_tracked(root: Path, into: Path, audit_: Audit, found: infer.Found) -> None:
     """The repository's committed files where the moves put them (data left out)."""
     moved = {m.source: m for m in audit_.moves}
+    retired = {r.path for r in audit_.retired}
     for file in found.files:
         move = moved.get(file)
-        if move is not None and not move.tracked:
+        if (move is not None and not move.tracked) or file in retired:
             continue
         destination = into / (move.destination if move else file)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -360,6 +371,38 @@ def _place_render(render_dir: Path, into: Path, skip: set[str]) -> None:
 
 
 # --- The audit ------------------------------------------------------------------------------
+
+
+# The merged files keep the team's lines: they may name a retired file too.
+MERGED_NAMED = frozenset({"README.md", "Makefile"})
+
+
+def _still_named(
+    assembled: Path, team_files: list[str], retired: list[plan.Retired]
+) -> list[str]:
+    """Where the team's files (after the moves, in `assembled`) name a file that
+    adoption removes: a task, a CI step or a Dockerfile line that would fail."""
+    if not retired:
+        return []
+    names = re.compile(
+        r"(?<![\w./-])(" + "|".join(re.escape(r.path) for r in retired) + r")(?![\w.-])"
+    )
+    steps = []
+    for file in team_files:
+        path = assembled / file
+        if not path.is_file() or file.endswith(".ipynb"):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # Not text.
+        for number, line in enumerate(text.splitlines(), 1):
+            for named in dict.fromkeys(names.findall(line)):
+                steps.append(
+                    f"`{file}` line {number} still names {named}, which adoption "
+                    "removed: install with `make setup` (uv.lock), build with `uv build`."
+                )
+    return steps
 
 
 def _first_author(root: Path) -> tuple[str, str]:
@@ -471,6 +514,7 @@ def _next_steps(audit_: Audit, package: str) -> list[str]:
         "official or not)."
         for name in sources
     ]
+    steps += audit_.still_named
     if audit_.skipped:
         steps.append(
             "Reconcile the team's modules with the template's files not written: "
@@ -511,7 +555,9 @@ def audit(
             None if notebooks.value is None else str(notebooks.value),
         )
         moved = {m.source: m.destination for m in result.moves if m.tracked}
+        result.retired, kept_notes = plan.retired(found)
         gone = {m.source for m in result.moves if not m.tracked}
+        gone |= {r.path for r in result.retired}
         after = {moved.get(f, f) for f in files if f not in gone}
         result.collisions = plan.collisions(
             after, rendered_files(render_dir), template_owned(render_dir)
@@ -521,6 +567,14 @@ def audit(
         _copy_tracked(root, assembled, result, found)
         _place_render(render_dir, assembled, set(_kept(result)))
         result.notes = merge_shared(root, assembled, result, found, render_dir)
+        result.notes += kept_notes
+        rendered = rendered_files(render_dir)
+        theirs = set(_kept(result)) | MERGED_NAMED
+        result.still_named = _still_named(
+            assembled,
+            sorted(f for f in after if f not in rendered or f in theirs),
+            result.retired,
+        )
         written = rendered_files(render_dir) - set(_kept(result))
         result.skipped = unsatisfied(assembled, package, written)
         result.debt = _history_debt(root, found)
@@ -536,6 +590,17 @@ def audit(
 
 def _cell(value: object) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]], empty: str) -> list[str]:
+    """A Markdown table, or `empty` when there is no row."""
+    if not rows:
+        return [empty]
+    return [
+        f"| {' | '.join(head)} |",
+        "|" + "---|" * len(head),
+        *(f"| {' | '.join(row)} |" for row in rows),
+    ]
 
 
 def _counts(title: str, by_file: Mapping[str, int]) -> list[str]:
@@ -572,26 +637,36 @@ def report(result: Audit) -> str:
         "## Where each file goes",
         "",
     ]
-    if result.moves:
-        lines += ["| From | To | As |", "|---|---|---|"]
-        lines += [
-            f"| `{m.source}` | `{m.destination}` | {m.kind} |" for m in result.moves
-        ]
-    else:
-        lines.append("Nothing moves.")
+    lines += _table(
+        ("From", "To", "As"),
+        [(f"`{m.source}`", f"`{m.destination}`", m.kind) for m in result.moves],
+        "Nothing moves.",
+    )
     lines += [
         "",
         "Moves are `git mv`, so `git log --follow` shows each file's history; data "
         "leaves git (`git rm --cached`) and stays in data/, which git ignores.",
         "",
+        "## Files adoption removes",
+        "",
+    ]
+    lines += _table(
+        ("File", "Why"),
+        [(f"`{r.path}`", _cell(r.why)) for r in result.retired],
+        "None.",
+    )
+    if result.retired:
+        lines += ["", "`git rm`: each stays in git history."]
+    lines += [
+        "",
         "## Files both sides have",
         "",
     ]
-    if result.collisions:
-        lines += ["| File | Resolution |", "|---|---|"]
-        lines += [f"| `{c.path}` | {_cell(c.resolution)} |" for c in result.collisions]
-    else:
-        lines.append("None.")
+    lines += _table(
+        ("File", "Resolution"),
+        [(f"`{c.path}`", _cell(c.resolution)) for c in result.collisions],
+        "None.",
+    )
     if result.notes:
         lines += ["", *[f"- {note}" for note in result.notes]]
     if result.skipped:
@@ -749,7 +824,10 @@ def _apply(  # noqa: PLR0913
         "-m",
         "Move the code into the Handoff layout (package/, research/; data out of git)",
     )
-    # 2. The template, with Copier, into the repository; the shared files merged.
+    # 2. The template, with Copier, into the repository; the shared files merged;
+    # what they replace removed.
+    for gone in result.retired:
+        git(root, "rm", "--quiet", gone.path)
     copier.run_copy(
         str(template),
         root,

@@ -61,6 +61,8 @@ class Found:
     pyproject: Mapping[str, Any]
     setup_cfg: configparser.ConfigParser
     setup_py: Mapping[str, Any]  # setup()'s literal keyword arguments.
+    # setup()'s keywords computed when it runs (a file read, find_packages()).
+    setup_py_computed: tuple[str, ...] = ()
 
     def has(self, path: str) -> bool:
         return path in self.files
@@ -81,11 +83,12 @@ def read_pyproject(root: Path) -> dict[str, Any]:
         ) from None
 
 
-def read_setup_py(root: Path) -> dict[str, Any]:
-    """The literal keyword arguments of the `setup(...)` call in setup.py."""
+def read_setup_py(root: Path) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """The literal keyword arguments of the `setup(...)` call in setup.py, and the
+    names of those it computes."""
     path = root / "setup.py"
     if not path.is_file():
-        return {}
+        return {}, ()
     try:
         tree = ast.parse(path.read_text(encoding="utf-8"))
     except SyntaxError as error:
@@ -94,6 +97,7 @@ def read_setup_py(root: Path) -> dict[str, Any]:
             "commit, and run again"
         ) from None
     found: dict[str, Any] = {}
+    computed: list[str] = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call):
             continue
@@ -107,8 +111,8 @@ def read_setup_py(root: Path) -> dict[str, Any]:
             try:
                 found[keyword.arg] = ast.literal_eval(keyword.value)
             except ValueError:
-                continue  # Computed (find_packages(), a read file): not an answer.
-    return found
+                computed.append(keyword.arg)  # Not an answer: known when it runs.
+    return found, tuple(computed)
 
 
 def read_found(root: Path, files: Sequence[str]) -> Found:
@@ -121,8 +125,9 @@ def read_found(root: Path, files: Sequence[str]) -> Found:
                 f"setup.cfg cannot be parsed ({' '.join(str(error).split())}): fix it, "
                 "commit, and run again"
             ) from None
+    setup_py, computed = read_setup_py(root)
     return Found(
-        root, tuple(sorted(files)), read_pyproject(root), setup_cfg, read_setup_py(root)
+        root, tuple(sorted(files)), read_pyproject(root), setup_cfg, setup_py, computed
     )
 
 
@@ -269,6 +274,67 @@ def requirement_files(found: Found) -> list[str]:
         for f in found.files
         if "/" not in f and f.startswith("requirements") and f.endswith(".txt")
     ]
+
+
+# Extras that hold the team's tools rather than a feature of the package: they join
+# the dev group; any other extra stays an extra ([project.optional-dependencies]).
+DEV_EXTRAS = frozenset({"dev", "develop", "test", "tests", "testing", "lint", "docs"})
+
+
+@dataclass(frozen=True)
+class Declared:
+    """The requirements setup.py's or setup.cfg's setup() declares."""
+
+    runtime: list[str]
+    dev: list[str]
+    extras: dict[str, list[str]]
+    sources: list[str]  # Where they were read, e.g. "setup.py install_requires".
+
+
+def _listed(value: object) -> list[str]:
+    """A setuptools requirement list: a list of strings, or one string a line each."""
+    if isinstance(value, str):
+        value = value.splitlines()
+    if not isinstance(value, list | tuple):
+        return []
+    lines = [str(v).split("#", 1)[0].strip() for v in value]
+    # setup.cfg's `file:` and `attr:` directives point elsewhere: not requirements.
+    return [line for line in lines if line and not line.startswith(("file:", "attr:"))]
+
+
+def setup_requirements(found: Found) -> Declared:
+    """What setup.py's setup() (its literal arguments) and setup.cfg's [options]
+    declare: install_requires, tests_require and extras_require."""
+    declared = Declared([], [], {}, [])
+    extras: dict[str, object] = {}
+    for where, read, extra_tables in [
+        ("setup.py", found.setup_py.get, found.setup_py.get("extras_require")),
+        (
+            "setup.cfg",
+            lambda key: _cfg(found, "options", key),
+            dict(found.setup_cfg["options.extras_require"])
+            if found.setup_cfg.has_section("options.extras_require")
+            else None,
+        ),
+    ]:
+        for key, into in [
+            ("install_requires", declared.runtime),
+            ("tests_require", declared.dev),
+        ]:
+            listed = _listed(read(key))
+            if listed:
+                into.extend(listed)
+                declared.sources.append(f"{where} {key}")
+        if isinstance(extra_tables, dict) and extra_tables:
+            extras.update(extra_tables)
+            declared.sources.append(f"{where} extras_require")
+    for name, value in sorted(extras.items()):
+        listed = _listed(value)
+        if str(name).lower() in DEV_EXTRAS:
+            declared.dev.extend(listed)
+        elif listed:
+            declared.extras.setdefault(str(name), []).extend(listed)
+    return declared
 
 
 def env_manager(found: Found) -> Answer:

@@ -30,15 +30,33 @@ def requirement_name(requirement: str) -> str:
     return re.sub(r"[-_.]+", "-", match[1]).lower() if match else requirement
 
 
+def _requirement_lines(text: str) -> list[str]:
+    lines = [raw.split(" #", 1)[0].strip() for raw in text.splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def _is_requirement(line: str) -> bool:
+    return not line.startswith(("-", ".", "/")) and "://" not in line
+
+
+# How a requirements file names the project itself, which `uv sync` installs.
+_THE_PROJECT = re.compile(r"(?:(?:-e|--editable)\s*)?(?:file:)?\.(?:\[[^\]]*\])?/?")
+
+
 def read_requirements(text: str) -> list[str]:
     """The requirements of a requirements.txt: no options, includes or editables."""
-    found = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-", ".", "/")) or "://" in line:
-            continue
-        found.append(line)
-    return found
+    return [line for line in _requirement_lines(text) if _is_requirement(line)]
+
+
+def unread_requirements(text: str) -> list[str]:
+    """The lines of a requirements.txt that read_requirements leaves out and
+    pyproject.toml cannot hold (an option, an include, a URL or path), besides the
+    project itself (`-e .`)."""
+    return [
+        line
+        for line in _requirement_lines(text)
+        if not _is_requirement(line) and not _THE_PROJECT.fullmatch(line)
+    ]
 
 
 _POETRY_VERSION = re.compile(
@@ -262,11 +280,13 @@ def merge_pyproject(  # noqa: PLR0913
     version: str | None,
     *,
     pinned: Mapping[str, str] | None = None,
+    extras: Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[str, list[str]]:
     """pyproject.toml: the team's document, comments kept, with the template's
     tables, dependencies and settings added; what changed, as notes. `version`
     is the team's where its [project] table gives none; `pinned`, what the kit
-    pins exactly (kit_pins), wins over the team's requirements."""
+    pins exactly (kit_pins), wins over the team's requirements; `extras`, the
+    optional dependencies setup() declared, join [project.optional-dependencies]."""
     template = tomlkit.parse(template_text)
     notes: list[str] = []
     pinned = pinned or {}
@@ -293,6 +313,14 @@ def merge_pyproject(  # noqa: PLR0913
     project["dependencies"] = _array(
         _union(dependencies, _strings(template_project.get("dependencies")))
     )
+
+    if extras:
+        optional = project.setdefault("optional-dependencies", tomlkit.table())
+        for name, listed in extras.items():
+            optional[name] = _array(_union(_strings(optional.get(name)), listed))
+            notes.append(
+                f"[project.optional-dependencies] {name}: the extra setup() declared"
+            )
 
     groups = document.setdefault("dependency-groups", tomlkit.table())
     template_groups = template["dependency-groups"]

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from handoff_kit.adopt import infer, merge
 from handoff_kit.adopt.infer import Found
 
 # Files that hold data, not code: they leave git for data/.
@@ -32,7 +33,8 @@ DATA_SUFFIXES = frozenset(
         ".orc",
     }
 )
-# Top-level Python files that configure the build or the tools: they stay.
+# Top-level Python files that configure the build or the tools: they stay, but
+# setup.py goes when adoption replaces the build (retired).
 KEPT_SCRIPTS = frozenset({"setup.py", "noxfile.py", "tasks.py", "manage.py"})
 
 # How a file that both the repository and the template have is resolved.
@@ -67,6 +69,15 @@ class Move:
 class Collision:
     path: str
     resolution: str
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A file the adopted project no longer reads: adoption removes it (`git rm`,
+    its history kept), so that nobody installs or builds from it again."""
+
+    path: str
+    why: str
 
 
 def _is_data(path: str) -> bool:
@@ -142,3 +153,40 @@ def collisions(
             resolution = KEPT
         found.append(Collision(path, resolution))
     return found
+
+
+def retired(found: Found) -> tuple[list[Retired], list[str]]:
+    """What pyproject.toml and uv.lock replace: requirements files whose every line
+    reached pyproject.toml, poetry.lock, and setup.py (the template's build is
+    uv_build). Also, as notes, the requirements files kept and why."""
+    gone: list[Retired] = []
+    notes: list[str] = []
+    for file in infer.requirement_files(found):
+        left = merge.unread_requirements(
+            (found.root / file).read_text(encoding="utf-8")
+        )
+        if left:
+            notes.append(
+                f"{file} kept: pyproject.toml cannot hold {', '.join(left)}; put it in "
+                "uv.toml (an index) or pyproject.toml ([tool.uv.sources]), then delete "
+                "the file"
+            )
+        else:
+            gone.append(
+                Retired(
+                    file,
+                    "its requirements are in pyproject.toml, and uv.lock pins them",
+                )
+            )
+    if found.has("poetry.lock"):
+        gone.append(Retired("poetry.lock", "uv.lock replaces it"))
+    if found.has("setup.py"):
+        why = (
+            "the template's build (uv_build, [build-system]) replaces it; its metadata "
+            "and requirements are in pyproject.toml"
+        )
+        if found.setup_py_computed:
+            computed = ", ".join(found.setup_py_computed)
+            why += f" (it computed {computed} when run: check that pyproject.toml has them)"
+        gone.append(Retired("setup.py", why))
+    return gone, notes
