@@ -13,6 +13,7 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +23,7 @@ import pandas as pd
 import pytest
 import uvicorn
 from conftest import MODEL_NAME, houses
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 import handoff_kit
@@ -487,12 +489,10 @@ class _Where:
         return self.model.predict(features)
 
 
-def test_a_small_request_is_scored_on_the_event_loop_and_a_large_one_beside_it(
-    settings: config.Settings, served: serve.Served
-) -> None:
-    """A thread costs a small request more than its scoring; a large one in a thread
-    leaves the event loop free for /health and the process's other connections."""
-    model = _Where(served.model)
+def _app_showing_its_loop(
+    settings: config.Settings, served: serve.Served, model: _Where
+) -> FastAPI:
+    """The server of `model`, with a route that answers its event loop's thread."""
     app = serve.create_app(
         settings, dataclasses.replace(served, model=model), max_body=1 << 20
     )
@@ -501,6 +501,16 @@ def test_a_small_request_is_scored_on_the_event_loop_and_a_large_one_beside_it(
     async def loop_thread() -> int:
         return threading.get_ident()
 
+    return app
+
+
+def test_a_small_request_is_scored_on_the_event_loop_and_a_large_one_beside_it(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    """A thread costs a small request more than its scoring; a large one in a thread
+    leaves the event loop free for /health and the process's other connections."""
+    model = _Where(served.model)
+    app = _app_showing_its_loop(settings, served, model)
     small = json.dumps(rows(1))
     large = json.dumps(rows(1000))
     assert len(small) <= serve.INLINE_BODY < len(large)
@@ -514,3 +524,36 @@ def test_a_small_request_is_scored_on_the_event_loop_and_a_large_one_beside_it(
 
     assert model.threads[0] == loop, "a small request was sent to a thread"
     assert model.threads[1] != loop, "a large request held the event loop"
+
+
+class _Slow(_Where):
+    """The sample model, slower than the loop may be held while `slow` is set."""
+
+    slow = True
+
+    def predict(self, features: pd.DataFrame) -> pd.DataFrame:
+        if self.slow:
+            time.sleep(serve.INLINE_SECONDS * 2)
+        return super().predict(features)
+
+
+def test_a_heavy_model_holds_the_event_loop_once_then_scores_in_a_thread(
+    settings: config.Settings, served: serve.Served
+) -> None:
+    """Small requests of a model slower than INLINE_SECONDS go to a worker thread
+    after the first, so /health is not held behind them; once a small request is
+    quick again, the next is scored on the loop."""
+    model = _Slow(served.model)
+    app = _app_showing_its_loop(settings, served, model)
+    with TestClient(app) as client:
+        loop = client.get("/loop-thread").json()
+        for slow in (True, True, True, False, False):
+            model.slow = slow
+            answer = client.post("/predict", json=rows(1))
+            assert answer.status_code == 200, answer.text
+
+    on_loop = [thread == loop for thread in model.threads]
+    assert on_loop == [True, False, False, False, True], (
+        "scored on the loop, request by request (first slow, then in a thread until "
+        f"one is quick): {on_loop}"
+    )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,10 @@ MAX_BODY_VARIABLE = "HANDOFF_SERVE_MAX_BODY"
 # a 1-row request. A larger one is scored in a worker thread, so that the process
 # answers /health and its other connections meanwhile.
 INLINE_BODY = 16 * 1024
+# ...but only while the last small body took at most this long to score: a heavy
+# model holds the loop once, then small bodies go to a thread too, until one is
+# quick again.
+INLINE_SECONDS = 0.02
 
 
 def cores() -> int:
@@ -117,6 +122,15 @@ def create_app(
     def is_ready() -> dict[str, Any]:
         return ready
 
+    last_small = [0.0]  # Seconds the last small body took to score.
+
+    def score_small(body: bytes) -> bytes:
+        start = time.perf_counter()
+        try:
+            return score(body)
+        finally:
+            last_small[0] = time.perf_counter() - start
+
     def score(body: bytes) -> bytes:
         features = _features(reader, body)
         try:
@@ -139,10 +153,12 @@ def create_app(
                 if len(body) > max_body:
                     raise _RefusedError(413, _too_large(max_body))
             data = bytes(body)
-            if len(data) <= INLINE_BODY:
-                content = score(data)
-            else:
+            if len(data) > INLINE_BODY:
                 content = await run_in_threadpool(score, data)
+            elif last_small[0] <= INLINE_SECONDS:
+                content = score_small(data)
+            else:
+                content = await run_in_threadpool(score_small, data)
         except _RefusedError as refused:
             return JSONResponse(refused.body, status_code=refused.status)
         return Response(content, media_type="application/json")
