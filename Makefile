@@ -59,9 +59,10 @@ FAST_TIER = tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 
 # The slow tier on both cores, a test module a worker: a module's tests share their
 # generated projects (each worker sets up the ones its modules need), and the servers
-# they start listen on free ports. The slowest tests are listed at the end, so that
-# a CI run that grows says where.
-SLOW_TIER = $(UV) run pytest -m slow -n 2 --dist loadfile --durations=25
+# they start listen on free ports. Every test that took a second or more is listed at
+# the end, with its setup apart, so that a CI run that grows says where, module by
+# module (a worker runs a module whole: the two workers' shares add up from these).
+SLOW_TIER = $(UV) run pytest -m slow -n 2 --dist loadfile --durations=0 --durations-min=1
 
 test: dev kit ## Run both test tiers and the kit's checks (what CI runs).
 	@$(FAST_TIER)
