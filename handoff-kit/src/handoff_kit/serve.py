@@ -122,14 +122,15 @@ def create_app(
     def is_ready() -> dict[str, Any]:
         return ready
 
-    last_small = [0.0]  # Seconds the last small body took to score.
+    last_small = 0.0  # Seconds the last small body took to score.
 
     def score_small(body: bytes) -> bytes:
+        nonlocal last_small
         start = time.perf_counter()
         try:
             return score(body)
         finally:
-            last_small[0] = time.perf_counter() - start
+            last_small = time.perf_counter() - start
 
     def score(body: bytes) -> bytes:
         features = _features(reader, body)
@@ -155,7 +156,7 @@ def create_app(
             data = bytes(body)
             if len(data) > INLINE_BODY:
                 content = await run_in_threadpool(score, data)
-            elif last_small[0] <= INLINE_SECONDS:
+            elif last_small <= INLINE_SECONDS:
                 content = score_small(data)
             else:
                 content = await run_in_threadpool(score_small, data)

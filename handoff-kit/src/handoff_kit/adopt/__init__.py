@@ -559,23 +559,21 @@ def audit(
         gone = {m.source for m in result.moves if not m.tracked}
         gone |= {r.path for r in result.retired}
         after = {moved.get(f, f) for f in files if f not in gone}
-        result.collisions = plan.collisions(
-            after, rendered_files(render_dir), template_owned(render_dir)
-        )
+        rendered = rendered_files(render_dir)
+        result.collisions = plan.collisions(after, rendered, template_owned(render_dir))
         assembled = Path(scratch) / "adopted"
         assembled.mkdir()
         _copy_tracked(root, assembled, result, found)
         _place_render(render_dir, assembled, set(_kept(result)))
         result.notes = merge_shared(root, assembled, result, found, render_dir)
         result.notes += kept_notes
-        rendered = rendered_files(render_dir)
-        theirs = set(_kept(result)) | MERGED_NAMED
+        kept = set(_kept(result))
         result.still_named = _still_named(
             assembled,
-            sorted(f for f in after if f not in rendered or f in theirs),
+            sorted(f for f in after if f not in rendered or f in kept | MERGED_NAMED),
             result.retired,
         )
-        written = rendered_files(render_dir) - set(_kept(result))
+        written = rendered - kept
         result.skipped = unsatisfied(assembled, package, written)
         result.debt = _history_debt(root, found)
         _measure(assembled, str(result.data["formatter"]), result.debt)

@@ -306,25 +306,28 @@ def setup_requirements(found: Found) -> Declared:
     """What setup.py's setup() (its literal arguments) and setup.cfg's [options]
     declare: install_requires, tests_require and extras_require."""
     declared = Declared([], [], {}, [])
-    extras: dict[str, object] = {}
-    for where, read, extra_tables in [
-        ("setup.py", found.setup_py.get, found.setup_py.get("extras_require")),
-        (
-            "setup.cfg",
-            lambda key: _cfg(found, "options", key),
-            dict(found.setup_cfg["options.extras_require"])
-            if found.setup_cfg.has_section("options.extras_require")
+    cfg_extras = "options.extras_require"
+    read = {
+        "setup.py": found.setup_py,
+        "setup.cfg": {
+            "install_requires": _cfg(found, "options", "install_requires"),
+            "tests_require": _cfg(found, "options", "tests_require"),
+            "extras_require": dict(found.setup_cfg[cfg_extras])
+            if found.setup_cfg.has_section(cfg_extras)
             else None,
-        ),
-    ]:
+        },
+    }
+    extras: dict[str, object] = {}
+    for where, keywords in read.items():
         for key, into in [
             ("install_requires", declared.runtime),
             ("tests_require", declared.dev),
         ]:
-            listed = _listed(read(key))
+            listed = _listed(keywords.get(key))
             if listed:
                 into.extend(listed)
                 declared.sources.append(f"{where} {key}")
+        extra_tables = keywords.get("extras_require")
         if isinstance(extra_tables, dict) and extra_tables:
             extras.update(extra_tables)
             declared.sources.append(f"{where} extras_require")
